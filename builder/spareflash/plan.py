@@ -1,0 +1,187 @@
+"""The flash plan: where the reserved regions go and how the build is told.
+
+A plan is computed from the chip model and a handful of user options, and is the only thing the PlatformIO
+script, the Arduino hook, the verifier and the report need to agree on. See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .chips import BootSize, Chip, get_chip
+from .errors import SpareFlashError
+from .fuses import BACKENDS, base_fuses, compute_fuses, default_backend
+
+# The SpareFlash bootstub must fit here (issue budget: 64 bytes); the smallest boot section always holds it.
+BOOTSTUB_MAX_BYTES = 64
+# Bytes the supported bootloaders occupy at the top of flash when no hardware boot section is used.
+BOOTLOADER_BYTES = {"optiboot": 512, "urboot": 512}
+
+
+class PlanError(SpareFlashError):
+    """A configuration that cannot be planned; the rule name starts the message."""
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str  # "storage", "log", "slots"
+    start: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+    def overlaps(self, other: Region) -> bool:
+        return self.size > 0 and other.size > 0 and self.start < other.end and other.start < self.end
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    mcu: str
+    backend: str | None = None
+    storage_bytes: int | None = None  # None: the default for the chip
+    log_bytes: int = 0
+    overlay_slots: int = 0
+    slot_bytes: int = 0
+    board: str | None = None
+
+    def normalized(self) -> PlanConfig:
+        chip = get_chip(self.mcu)
+        storage = self.storage_bytes if self.storage_bytes is not None else default_storage_bytes(chip)
+        return PlanConfig(chip.name, self.backend or default_backend(chip), storage, self.log_bytes,
+                          self.overlay_slots, self.slot_bytes, self.board)
+
+
+def default_storage_bytes(chip: Chip) -> int:
+    """4 KB on 32 KB+ parts (the size the storage benchmark uses), 1/8 of flash on the small ones."""
+    return 4096 if chip.flash_size >= 32768 else max(4 * chip.page_size, chip.flash_size // 8)
+
+
+@dataclass(frozen=True)
+class Layout:
+    chip: Chip
+    backend: str
+    storage: Region
+    log: Region
+    slots: Region
+    slot_count: int
+    slot_size: int
+    boot: BootSize | None  # the boot section the fuses select (None on parts without one)
+    boot_start: int  # first byte the app and regions may not use (bootloader or stub), flash size if none
+    fuses: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def regions(self) -> tuple[Region, ...]:
+        return (self.storage, self.log, self.slots)
+
+    @property
+    def app_end(self) -> int:
+        starts = [r.start for r in self.regions if r.size]
+        return min(starts) if starts else self.boot_start
+
+    @property
+    def max_app_size(self) -> int:
+        """What `upload.maximum_size` becomes: code + data must end below the first reserved byte."""
+        return self.app_end
+
+    @property
+    def reserved_bytes(self) -> int:
+        return sum(r.size for r in self.regions)
+
+    def symbols(self) -> dict[str, int]:
+        return {
+            "__spareflash_app_end": self.app_end,
+            "__spareflash_storage_start": self.storage.start,
+            "__spareflash_storage_end": self.storage.end,
+            "__spareflash_log_start": self.log.start,
+            "__spareflash_log_end": self.log.end,
+            "__spareflash_slots_start": self.slots.start,
+            "__spareflash_slots_end": self.slots.end,
+            "__spareflash_slot_size": self.slot_size,
+            "__spareflash_boot_start": self.boot_start,
+        }
+
+    def linker_flags(self) -> list[str]:
+        flags = [f"-Wl,--defsym={name}=0x{value:X}" for name, value in self.symbols().items()]
+        if self.backend == "bootstub":
+            flags.append(f"-Wl,--section-start=.spareflash_bootstub=0x{self.boot_start:X}")
+        return flags
+
+    def defines(self) -> list[str]:
+        return [f"SPAREFLASH_BACKEND=SPAREFLASH_BACKEND_{self.backend.upper()}"]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "mcu": self.chip.name,
+            "backend": self.backend,
+            "app_end": self.app_end,
+            "max_app_size": self.max_app_size,
+            "boot_start": self.boot_start,
+            "boot_size": self.boot.size if self.boot else 0,
+            "regions": {r.name: {"start": r.start, "size": r.size, "end": r.end} for r in self.regions},
+            "slot_count": self.slot_count,
+            "slot_size": self.slot_size,
+            "symbols": self.symbols(),
+            "fuses": {k: f"0x{v:02X}" for k, v in self.fuses.items()},
+        }
+
+
+def _check_size(chip: Chip, name: str, size: int) -> None:
+    if size < 0:
+        raise PlanError(f"region-size: {name} size {size} is negative")
+    if size % chip.page_size:
+        raise PlanError(f"region-alignment: {name} size {size} is not a multiple of the "
+                        f"{chip.display} page size ({chip.page_size} bytes)")
+
+
+def plan(config: PlanConfig) -> Layout:
+    """Place the regions top-down below the boot section; raise PlanError with a rule name if impossible."""
+    cfg = config.normalized()
+    chip = get_chip(cfg.mcu)
+    backend = cfg.backend
+    assert backend is not None and cfg.storage_bytes is not None
+    if backend not in BACKENDS:
+        raise PlanError(f"backend: unknown backend '{backend}' (choose from {', '.join(BACKENDS)})")
+    if backend == "direct" and chip.has_boot_section:
+        raise PlanError(f"backend: 'direct' SPM only works on parts without a boot section, not {chip.display}")
+    if backend != "direct" and not chip.has_boot_section:
+        raise PlanError(f"backend: {chip.display} has no boot section; use backend 'direct' (SELFPRGEN)")
+    if cfg.overlay_slots < 0:
+        raise PlanError(f"region-size: overlay slot count {cfg.overlay_slots} is negative")
+    _check_size(chip, "storage", cfg.storage_bytes)
+    _check_size(chip, "log", cfg.log_bytes)
+    _check_size(chip, "overlay slot", cfg.slot_bytes)
+    if cfg.overlay_slots and not cfg.slot_bytes:
+        raise PlanError("region-size: overlay slots need a slot size")
+    if cfg.storage_bytes and cfg.storage_bytes < 2 * chip.page_size:
+        raise PlanError(f"region-size: storage needs at least 2 pages ({2 * chip.page_size} bytes) to move "
+                        "live records during garbage collection")
+
+    boot: BootSize | None = None
+    if backend == "bootstub":
+        boot = chip.boot_size_for(BOOTSTUB_MAX_BYTES)
+        boot_start = boot.start
+    elif backend in BOOTLOADER_BYTES:
+        boot = chip.boot_size_for(BOOTLOADER_BYTES[backend])
+        boot_start = boot.start
+    else:
+        boot_start = chip.flash_size
+
+    top = boot_start
+    slots_size = cfg.overlay_slots * cfg.slot_bytes
+    slots = Region("slots", top - slots_size, slots_size)
+    top = slots.start
+    log = Region("log", top - cfg.log_bytes, cfg.log_bytes)
+    top = log.start
+    storage = Region("storage", top - cfg.storage_bytes, cfg.storage_bytes)
+    app_end = min((r.start for r in (storage, log, slots) if r.size), default=boot_start)
+    minimum_app = chip.vector_table_bytes + 256
+    if app_end < minimum_app:
+        raise PlanError(f"region-fit: the regions ({storage.size + log.size + slots.size} bytes) leave "
+                        f"{max(app_end, 0)} bytes for the application on {chip.display}, less than {minimum_app}")
+
+    fuses = compute_fuses(chip, backend, boot.code if (boot and backend == "bootstub") else None,
+                          base=base_fuses(chip, cfg.board))
+    return Layout(chip, backend, storage, log, slots, cfg.overlay_slots, cfg.slot_bytes, boot, boot_start, fuses)
+

@@ -1,0 +1,112 @@
+"""The chip model agrees with avr-libc's io headers and with the datasheet rules it encodes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from spareflash.chips import CHIPS, get_chip
+from spareflash.cli import main
+from spareflash.errors import SpareFlashError
+
+pytestmark = pytest.mark.skipif(shutil.which("avr-gcc") is None, reason="avr-gcc not installed (run ./dev setup)")
+
+
+def avr_libc_macros(mcu: str) -> dict[str, str]:
+    out = subprocess.run(
+        ["avr-gcc", f"-mmcu={mcu}", "-E", "-dM", "-x", "c", "-"],
+        input="#include <avr/io.h>\n#include <avr/boot.h>\n", capture_output=True, text=True, check=True,
+    ).stdout
+    macros = {}
+    for line in out.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[0] == "#define":
+            macros[parts[1]] = parts[2]
+    return macros
+
+
+def as_int(macros: dict[str, str], text: str) -> int:
+    """Evaluate a header's integer macro: a literal with a U/L suffix, or simple arithmetic like (26 * 2)."""
+    import ast
+    import re
+
+
+    for _ in range(5):  # expand macros that refer to other macros, e.g. RAMEND = RAMSTART + RAMSIZE - 1
+        text = re.sub(r"\b([A-Z_][A-Z0-9_]*)\b", lambda m: f"({macros.get(m.group(1), m.group(1))})", text)
+    expr = re.sub(r"(0[xX][0-9a-fA-F]+|\d+)[uUlL]+", r"\1", text)
+    tree = ast.parse(expr, mode="eval")
+    allowed = (ast.Expression, ast.BinOp, ast.Constant, ast.Add, ast.Sub, ast.Mult, ast.UnaryOp, ast.USub)
+    assert all(isinstance(node, allowed) for node in ast.walk(tree)), text
+    return int(eval(compile(tree, "<macro>", "eval")))
+
+
+@pytest.mark.parametrize("name", sorted(CHIPS))
+def test_chip_matches_avr_libc_headers(name: str) -> None:
+    chip = CHIPS[name]
+    m = avr_libc_macros(name)
+    assert as_int(m, m["SPM_PAGESIZE"]) == chip.page_size
+    assert as_int(m, m["FLASHEND"]) == chip.flash_end
+    assert as_int(m, m["E2END"]) == chip.eeprom_end
+    assert as_int(m, m["RAMEND"]) == chip.ram_end
+    assert as_int(m, m["RAMSTART"]) == chip.sram_start
+    assert tuple(as_int(m, m[f"SIGNATURE_{i}"]) for i in range(3)) == chip.signature
+    assert as_int(m, m["_VECTORS_SIZE"]) == chip.vector_table_bytes
+
+
+@pytest.mark.parametrize("name", sorted(CHIPS))
+def test_boot_sections_sit_at_the_top_of_flash_and_double(name: str) -> None:
+    chip = CHIPS[name]
+    sizes = sorted(chip.boot_sizes, key=lambda b: b.size)
+    for smaller, larger in zip(sizes, sizes[1:]):
+        assert larger.size == 2 * smaller.size
+    for bs in chip.boot_sizes:
+        assert bs.start + bs.size == chip.flash_size
+        assert bs.start % chip.page_size == 0
+    if chip.nrww_start is not None:
+        # the NRWW section is exactly the largest boot section
+        assert chip.nrww_start == sizes[-1].start
+
+
+def test_atmega328p_datasheet_boot_table() -> None:
+    chip = get_chip("ATmega328P")
+    table = {bs.code: (bs.size, bs.start) for bs in chip.boot_sizes}
+    assert table == {0b11: (512, 0x7E00), 0b10: (1024, 0x7C00), 0b01: (2048, 0x7800), 0b00: (4096, 0x7000)}
+    # the Uno's shipped hfuse 0xDE selects the 512-byte section with BOOTRST programmed
+    assert chip.boot_size_from_fuses({"hfuse": 0xDE}).start == 0x7E00
+    assert chip.fuse("hfuse").field("BOOTRST").get(0xDE) == 0
+
+
+def test_boot_fuses_live_in_efuse_on_the_168p() -> None:
+    chip = get_chip("atmega168p")
+    assert chip.boot_fuse == "efuse"
+    assert chip.boot_size_from_fuses({"efuse": 0xF8}).size == 2048
+
+
+def test_tiny_parts_have_selfprgen_and_no_boot_section() -> None:
+    for name in ("attiny85", "attiny45", "attiny25", "attiny84"):
+        chip = CHIPS[name]
+        assert not chip.has_boot_section and chip.nrww_start is None
+        assert chip.fuse("efuse").field("SELFPRGEN").mask == 0x01
+
+
+def test_unknown_mcu_is_a_clear_error() -> None:
+    with pytest.raises(SpareFlashError, match="unknown MCU 'atmega9'"):
+        get_chip("atmega9")
+
+
+REQUIRED_FIELDS = {"flash_size", "page_size", "eeprom_size", "sram_size", "boot_sizes", "rww", "nrww", "fuses",
+                   "lock", "signature", "page_erase_ms", "page_write_ms", "flash_endurance", "eeprom_endurance"}
+
+
+def test_chips_json_lists_every_chip_and_field(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["chips", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"atmega328p", "atmega168p", "atmega88p", "atmega2560", "atmega32u4", "attiny85",
+                         "attiny45", "attiny25", "attiny84"}
+    for chip in data.values():
+        assert set(chip) >= REQUIRED_FIELDS
+        assert chip["fuses"]["lfuse"]["factory"].startswith("0x")
+        assert chip["lock"]["modes"]["LB"]

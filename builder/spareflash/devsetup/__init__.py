@@ -1,0 +1,1 @@
+"""Machine set-up helpers called by `./dev setup` (idempotent, offline)."""

@@ -163,7 +163,12 @@ def plan(config: PlanConfig) -> Layout:
         boot = chip.boot_size_for(BOOTSTUB_MAX_BYTES)
         boot_start = boot.start
     elif backend in BOOTLOADER_BYTES:
+        # The bootloader keeps the board's fuses, so the regions must sit below the boot section *those* fuses
+        # select (the Mega's stock fuses select 8 KB): BLB1 locks that whole section against SPM writes.
         boot = chip.boot_size_for(BOOTLOADER_BYTES[backend])
+        shipped = chip.boot_size_from_fuses(base_fuses(chip, cfg.board))
+        if shipped is not None and shipped.size > boot.size:
+            boot = shipped
         boot_start = boot.start
     else:
         boot_start = chip.flash_size

@@ -39,6 +39,8 @@ ARDUINO_TOOLS = Path("/usr/bin")
 CORE_WORKAROUND_FLAGS = ("-DDECIMAL_DIG=__DECIMAL_DIG__",)
 
 SOURCE_SUFFIXES = (".c", ".cpp", ".S")
+# Sections that are not program flash: avr-objcopy must leave them out of the .hex.
+HEX_DROP_FLAGS = ("-R", ".eeprom", "-R", ".fuse", "-R", ".lock", "-R", ".signature")
 
 
 @dataclass(frozen=True)
@@ -297,14 +299,19 @@ def _build_arduino(board: Board, sketch_dir: Path, layout: Layout | None, build_
         "compiler.cpp.extra_flags": _flags_pref(cflags),
         "compiler.S.extra_flags": _flags_pref(defines),
         "compiler.c.elf.extra_flags": _flags_pref(lflags),
+        # The platform's hex recipe drops only .eeprom; the fuse/lock bytes must not end up in the flash image.
+        "compiler.elf2hex.extra_flags": _flags_pref(HEX_DROP_FLAGS),
     }
     if layout is not None:
         prefs["upload.maximum_size"] = str(layout.max_app_size)
     out = build_dir / "arduino"
     out.mkdir(exist_ok=True)
+    # arduino-builder names a cached core.a by board and core path only, not by the compile flags: keep one
+    # cache per flag set so a define that changes the core never picks up a core built without it.
+    cache = DEFAULT_BUILD_ROOT / "core-cache" / hashlib.sha1(" ".join(cflags).encode()).hexdigest()[:10]
+    cache.mkdir(parents=True, exist_ok=True)
     cmd = arduino_builder_command(main, board.fqbn, out, prefs=prefs, libraries=[libs_dir, *libraries],
-                                  build_cache=DEFAULT_BUILD_ROOT / "core-cache")
-    (DEFAULT_BUILD_ROOT / "core-cache").mkdir(parents=True, exist_ok=True)
+                                  build_cache=cache)
     _run(cmd, f"arduino-builder ({sketch_dir.name} for {board.name})")
     elf = out / f"{main.name}.elf"
     hexf = out / f"{main.name}.hex"
@@ -334,7 +341,7 @@ def _build_direct(board: Board, sketch_dir: Path, layout: Layout | None, build_d
     for i, src in enumerate([*sources, *lib_sources]):
         obj = obj_dir / f"{i:03d}_{src.name}.o"
         if src.suffix == ".ino":
-            cmd = ["avr-g++", *common, *cxx, "-x", "c++", "-include", "stdint.h", "-c", str(src), "-o", str(obj)]
+            cmd = ["avr-g++", *common, *cxx, "-x", "c++", "-include", "Arduino.h", "-c", str(src), "-o", str(obj)]
         elif src.suffix == ".cpp":
             cmd = ["avr-g++", *common, *cxx, "-c", str(src), "-o", str(obj)]
         elif src.suffix == ".c":
@@ -366,8 +373,7 @@ def _build_direct(board: Board, sketch_dir: Path, layout: Layout | None, build_d
         link.append(str(archive))
     link.append("-lm")
     _run(link, f"linking {sketch_dir.name}")
-    _run(["avr-objcopy", "-O", "ihex", "-R", ".eeprom", "-R", ".fuse", "-R", ".lock", "-R", ".signature",
-          str(elf), str(hexf)], "objcopy")
+    _run(["avr-objcopy", "-O", "ihex", *HEX_DROP_FLAGS, str(elf), str(hexf)], "objcopy")
     size = elf_size(elf)
     _check_size(size, layout, board.chip.flash_size)
     return BuildResult(elf, hexf, layout, size, build_dir)

@@ -13,7 +13,6 @@
 #ifndef SPAREFLASH_FLASH_H
 #define SPAREFLASH_FLASH_H
 
-#include <stdint.h>
 #include "spareflash_status.h"
 #include "spareflash_layout.h"
 
@@ -29,6 +28,9 @@
 #define SPAREFLASH_BACKEND SPAREFLASH_BACKEND_DIRECT
 #endif
 #endif
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -66,5 +68,6 @@ sf_status_t sf_flash_program(sf_addr_t addr, const void *src, uint16_t n);
 #ifdef __cplusplus
 }
 #endif
+#endif  // !__ASSEMBLER__
 
 #endif  // SPAREFLASH_FLASH_H

@@ -11,8 +11,10 @@
 #ifndef SPAREFLASH_LAYOUT_H
 #define SPAREFLASH_LAYOUT_H
 
-#include <stdint.h>
 #include <avr/io.h>
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
 
 #ifndef SPAREFLASH_ADDR_T_DEFINED
 #define SPAREFLASH_ADDR_T_DEFINED
@@ -57,5 +59,7 @@ static inline sf_addr_t sf_slot_start(uint16_t i) { return sf_slots_start() + (u
 static inline uint8_t sf_in_reserved(sf_addr_t a, uint32_t n) {
   return a >= sf_app_end() && a <= sf_boot_start() && n <= sf_boot_start() - a;
 }
+
+#endif  // !__ASSEMBLER__
 
 #endif  // SPAREFLASH_LAYOUT_H

@@ -1,0 +1,1 @@
+"""PlatformIO integration: `extra_script.py` (library.json's build.extraScript) and its helpers in `plugin.py`."""

@@ -1,0 +1,350 @@
+"""What the PlatformIO extra script does, as plain functions (the SCons glue is `apply`).
+
+For a project whose sources include SpareFlash, the script
+  * plans the flash (`spareflash.plan.plan`) for the board's MCU from the `custom_spareflash_*` options;
+  * adds `Layout.linker_flags()` to the link and `Layout.defines()` to the project and library builds;
+  * shrinks the board's `upload.maximum_size` to `Layout.max_app_size`, so PlatformIO's own size check
+    stops application code from growing into the reserved regions;
+  * puts the fuse and lock bytes into the ELF (`.fuse`/`.lock`, from a generated C file using avr-libc's
+    FUSES/LOCKBITS) and into `board_fuses.*`, so `pio run -t fuses` programs them; strips those sections from
+    firmware.hex, which must only hold flash contents for avrdude;
+  * after every build (clean or incremental) verifies the ELF (`spareflash.verify.verify_image`) and prints a
+    compact report; a failed rule fails the build with one line;
+  * adds the target `pio run -t spareflash-report` (full report).
+Everything is documented in docs/platformio.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from ..chips import Chip, get_chip
+from ..errors import SpareFlashError
+from ..fuses import check_fuses
+from ..plan import Layout, PlanConfig, plan
+
+OPTION_PREFIX = "custom_spareflash_"
+OPTIONS = ("enable", "storage", "log", "backend", "overlay_slots", "seed")
+PLAN_DIR = "spareflash"  # under $BUILD_DIR: layout.json and the generated fuse source
+FUSE_FIELDS = {"lfuse": "low", "hfuse": "high", "efuse": "extended"}
+# board_fuses.* keys of the official atmelavr platform (builder/fuses.py): lock is "lock_bits"
+BOARD_FUSE_KEYS = {"lfuse": "fuses.lfuse", "hfuse": "fuses.hfuse", "efuse": "fuses.efuse", "lock": "fuses.lock_bits"}
+SOURCE_SUFFIXES = {".c", ".cc", ".cpp", ".cxx", ".h", ".hh", ".hpp", ".ino", ".pde", ".s", ".S"}
+_INCLUDE_RE = re.compile(rb'^[ \t]*#[ \t]*include[ \t]*[<"](?:SpareFlash\.h|spareflash_\w+\.h)[>"]', re.M)
+_SIZE_RE = re.compile(r"^\s*(0x[0-9a-f]+|\d+)\s*(k|kb|kib)?\s*$", re.I)
+
+
+class PioOptionError(SpareFlashError):
+    """A `custom_spareflash_*` option in platformio.ini cannot be understood."""
+
+
+@dataclass(frozen=True)
+class Options:
+    enable: str  # "auto" (use when the sources include SpareFlash), "yes", "no"
+    config: PlanConfig
+    seed: Path | None
+
+
+# ---- options -----------------------------------------------------------------------------------------
+def parse_size(text: str, option: str) -> int:
+    """'4096', '4K', '4 KB', '4KiB' or '0x1000' -> bytes."""
+    m = _SIZE_RE.match(str(text))
+    if not m:
+        raise PioOptionError(f"{OPTION_PREFIX}{option}: '{text}' is not a size (e.g. 4096, 4K, 0x1000)")
+    value = int(m.group(1), 0)
+    return value * 1024 if m.group(2) else value
+
+
+def parse_slots(text: str) -> tuple[int, int]:
+    """'2:1024' -> (2 slots, 1024 bytes each); '0' or '' -> no slots."""
+    text = str(text).strip()
+    if text in ("", "0"):
+        return 0, 0
+    count, sep, size = text.partition(":")
+    if not sep or not count.strip().isdigit():
+        raise PioOptionError(f"{OPTION_PREFIX}overlay_slots: '{text}' should be COUNT:SLOT_BYTES, e.g. 2:1024")
+    return int(count), parse_size(size, "overlay_slots")
+
+
+def read_options(get: Callable[[str], Any], mcu: str, board: str | None, project_dir: Path) -> Options:
+    """Read the custom_spareflash_* options through `get(name) -> value or None`."""
+
+    def opt(name: str) -> str | None:
+        value = get(OPTION_PREFIX + name)
+        if value is None:
+            return None
+        if isinstance(value, (list, tuple)):  # multi-line values arrive as lists
+            value = " ".join(str(v) for v in value)
+        value = str(value).strip()
+        return value or None
+
+    enable = (opt("enable") or "auto").lower()
+    enable = {"1": "yes", "true": "yes", "on": "yes", "0": "no", "false": "no", "off": "no"}.get(enable, enable)
+    if enable not in ("auto", "yes", "no"):
+        raise PioOptionError(f"{OPTION_PREFIX}enable: '{enable}' should be auto, yes or no")
+    storage = opt("storage")
+    log = opt("log")
+    slots, slot_bytes = parse_slots(opt("overlay_slots") or "0")
+    backend = opt("backend")
+    seed_text = opt("seed")
+    seed = None
+    if seed_text:
+        seed = Path(seed_text)
+        if not seed.is_absolute():
+            seed = project_dir / seed
+    config = PlanConfig(
+        mcu=mcu,
+        backend=backend.lower() if backend else None,
+        storage_bytes=parse_size(storage, "storage") if storage is not None else None,
+        log_bytes=parse_size(log, "log") if log is not None else 0,
+        overlay_slots=slots,
+        slot_bytes=slot_bytes,
+        board=board,
+    )
+    return Options(enable, config, seed)
+
+
+# ---- does the project use SpareFlash? ------------------------------------------------------------------
+def _source_files(root: Path, exclude: Iterable[Path]) -> Iterable[Path]:
+    excluded = [p.resolve() for p in exclude]
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        here = Path(dirpath).resolve()
+        if any(here == e or e in here.parents for e in excluded):
+            dirnames[:] = []
+            continue
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if Path(name).suffix in SOURCE_SUFFIXES:
+                yield Path(dirpath) / name
+
+
+def sources_include_spareflash(dirs: Iterable[Path], exclude: Iterable[Path] = ()) -> Path | None:
+    """The first project source that includes SpareFlash.h (or a spareflash_*.h header), else None."""
+    exclude = list(exclude)
+    for d in dirs:
+        if not d.is_dir():
+            continue
+        for f in _source_files(d, exclude):
+            try:
+                if _INCLUDE_RE.search(f.read_bytes()):
+                    return f
+            except OSError:
+                continue
+    return None
+
+
+# ---- fuses ---------------------------------------------------------------------------------------------
+def effective_fuses(layout: Layout, explicit: Mapping[str, int]) -> tuple[dict[str, int], list[str]]:
+    """The plan's fuses with the user's explicit board_fuses.* on top, and the rules they break."""
+    fuses = dict(layout.fuses)
+    fuses.update(explicit)
+    chip = layout.chip
+    problems = check_fuses(chip, fuses, layout.backend)
+    if layout.backend == "bootstub" and chip.boot_fuse and chip.boot_fuse in fuses:
+        boot = chip.boot_size_from_fuses(fuses)
+        if boot is not None and boot.start != layout.boot_start:
+            problems.append(f"fuse-bootsz: {chip.boot_fuse} 0x{fuses[chip.boot_fuse]:02X} selects a boot section at "
+                            f"0x{boot.start:X}, but the bootstub is placed at 0x{layout.boot_start:X}")
+    return fuses, problems
+
+
+def parse_fuse(value: object, key: str) -> int:
+    try:
+        number = int(str(value).strip(), 0)
+    except ValueError:
+        raise PioOptionError(f"board_{key}: '{value}' is not a number (e.g. 0xDE)") from None
+    if not 0 <= number <= 0xFF:
+        raise PioOptionError(f"board_{key}: {value} is not a byte")
+    return number
+
+
+def fuse_source(chip: Chip, fuses: Mapping[str, int]) -> str:
+    """A C file that puts the fuse and lock bytes into the ELF's .fuse/.lock sections (avr-libc FUSES/LOCKBITS).
+
+    The simulator and avrdude's ELF input read them from there; they never reach firmware.hex (see `apply`).
+    """
+    names = [f.name for f in chip.fuses]
+    fields = ", ".join(f".{FUSE_FIELDS[n]} = 0x{fuses[n]:02X}" for n in names)
+    lines = [
+        f"/* Generated by SpareFlash for {chip.display}: the planned fuse and lock bytes. Do not edit. */",
+        "#include <avr/io.h>",
+        f"#if !defined(FUSE_MEMORY_SIZE) || FUSE_MEMORY_SIZE != {len(names)}",
+        f'#error "SpareFlash expected {len(names)} fuse bytes for {chip.display}"',
+        "#endif",
+        f"FUSES = {{ {fields} }};",
+    ]
+    if "lock" in fuses:
+        lines.append(f"LOCKBITS = 0x{fuses['lock']:02X};")
+    return "\n".join(lines) + "\n"
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Keep incremental builds incremental: an unchanged generated file keeps its timestamp."""
+    if path.is_file() and path.read_text(encoding="utf8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf8")
+    return True
+
+
+def describe(layout: Layout, old_max: int, new_max: int) -> str:
+    parts = [f"SpareFlash: {layout.chip.display}, backend {layout.backend}"]
+    for r in layout.regions:
+        if r.size:
+            parts.append(f"{r.name} 0x{r.start:05X}-0x{r.end:05X} ({r.size} B)")
+    parts.append(f"upload.maximum_size {old_max} -> {new_max}")
+    return "; ".join(parts)
+
+
+# ---- verification and report (written by the "verify" engineer; imported lazily) ------------------------
+def _import_optional(module: str) -> Any | None:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return None
+        raise
+
+
+def verify_and_report(elf: Path, layout: Layout, fuses: Mapping[str, int], full: bool = False) -> int:
+    """0 when the image passes (or verification is unavailable, said so plainly), 1 when a rule fails."""
+    verify = _import_optional("spareflash.verify")
+    status = 0
+    if verify is None:
+        print("SpareFlash: verification unavailable (spareflash.verify is not installed); the image was NOT "
+              "verified", file=sys.stderr)
+    else:
+        try:
+            result = verify.verify_image(str(elf), layout, fuses=dict(fuses))
+        except SpareFlashError as exc:
+            print(f"SpareFlash: verification failed: {exc}", file=sys.stderr)
+            return 1
+        if not result.ok:
+            first = result.violations[0]
+            more = f" (+{len(result.violations) - 1} more)" if len(result.violations) > 1 else ""
+            print(f"SpareFlash: verification failed: {first.rule}: {first.message}{more}", file=sys.stderr)
+            status = 1
+        else:
+            print(f"SpareFlash: verification passed ({elf.name})")
+    report = _import_optional("spareflash.report")
+    if report is None:
+        print("SpareFlash: report unavailable (spareflash.report is not installed)")
+    else:
+        from rich.console import Console
+
+        console = Console(no_color=bool(os.environ.get("PLATFORMIO_NO_ANSI")), highlight=False, soft_wrap=True)
+        report.build_report(str(elf), layout, fuses=dict(fuses)).render(console, compact=not full)
+    return status
+
+
+# ---- SCons glue ------------------------------------------------------------------------------------------
+def _fail(env: Any, message: str) -> None:
+    sys.stderr.write(f"Error: SpareFlash: {message}\n")
+    env.Exit(1)
+
+
+def apply(env: Any, projenv: Any | None, lib_dir: str | Path | None = None) -> bool:
+    """Run from extra_script.py inside the library's env; True when SpareFlash was applied to the build.
+
+    `lib_dir` is the library's own folder, left out of the source scan (a copy of SpareFlash in the project's
+    lib/ folder includes its own header).
+    """
+    from SCons.Script import DefaultEnvironment
+
+    denv = DefaultEnvironment()
+    if denv.get("SPAREFLASH_LAYOUT") is not None:  # the library was found twice; once is enough
+        return True
+    if "BOARD" not in denv:
+        return False
+    board = denv.BoardConfig()
+    project_dir = Path(denv.subst("$PROJECT_DIR"))
+    mcu = board.get("build.mcu", "")
+    try:
+        opts = read_options(lambda n: denv.GetProjectOption(n, None), mcu, denv.subst("$BOARD"), project_dir)
+    except SpareFlashError as exc:
+        _fail(denv, str(exc))
+        return False
+    if opts.enable == "no":
+        return False
+    if opts.enable == "auto":
+        dirs = [Path(denv.subst(d)) for d in ("$PROJECT_SRC_DIR", "$PROJECT_INCLUDE_DIR", "$PROJECT_LIB_DIR")]
+        if sources_include_spareflash(dirs, exclude=[Path(lib_dir)] if lib_dir else []) is None:
+            return False
+    try:
+        get_chip(mcu)
+        layout = plan(opts.config)
+        explicit = {}
+        for name, key in BOARD_FUSE_KEYS.items():
+            value = denv.GetProjectOption("board_" + key, None)
+            if value is not None:
+                explicit[name] = parse_fuse(value, key)
+        fuses, problems = effective_fuses(layout, explicit)
+    except SpareFlashError as exc:
+        _fail(denv, str(exc))
+        return False
+    if problems:
+        _fail(denv, problems[0])
+        return False
+    if opts.seed is not None and not opts.seed.is_file():
+        _fail(denv, f"{OPTION_PREFIX}seed: {opts.seed} does not exist")
+        return False
+
+    # link, defines
+    denv.Append(LINKFLAGS=layout.linker_flags())
+    for e in (env, projenv):
+        if e is not None:
+            e.Append(CPPDEFINES=layout.defines())
+
+    # size check: the limit is read when checkprogsize runs, so shrinking the board config is enough
+    old_max = int(board.get("upload.maximum_size", layout.chip.flash_size))
+    new_max = min(old_max, layout.max_app_size)
+    board.update("upload.maximum_size", new_max)
+
+    # fuses: board_fuses.* for `pio run -t fuses`, and the ELF's .fuse/.lock sections
+    for name, key in BOARD_FUSE_KEYS.items():
+        if name in fuses:
+            board.update(key, f"0x{fuses[name]:02X}")
+    plan_dir = Path(denv.subst("$BUILD_DIR")) / PLAN_DIR
+    fuse_c = plan_dir / "spareflash_fuses.c"
+    write_if_changed(fuse_c, fuse_source(layout.chip, fuses))
+    info = {"layout": layout.to_dict(), "fuses": {k: f"0x{v:02X}" for k, v in fuses.items()},
+            "maximum_size": {"board": old_max, "planned": new_max},
+            "seed": str(opts.seed) if opts.seed else None}
+    write_if_changed(plan_dir / "layout.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
+    denv.Append(PIOBUILDFILES=[denv.Object(str(plan_dir / "spareflash_fuses.o"), str(fuse_c))])
+
+    # firmware.hex holds flash only: re-make it without the fuse/lock/signature sections
+    hex_path = "$BUILD_DIR/${PROGNAME}.hex"
+    denv.AddPostAction(hex_path, denv.VerboseAction(
+        "$OBJCOPY -O ihex -R .eeprom -R .fuse -R .lock -R .signature $BUILD_DIR/${PROGNAME}.elf $TARGET",
+        "SpareFlash: keeping fuse and lock bytes out of $TARGET"))
+
+    denv["SPAREFLASH_LAYOUT"] = layout
+    print(describe(layout, old_max, new_max))
+    if opts.seed is not None:
+        print(f"SpareFlash: seed file {opts.seed} recorded in {PLAN_DIR}/layout.json; it is not applied to the "
+              "image yet (the storage seeding API is not available)")
+
+    elf_path = "$BUILD_DIR/${PROGNAME}.elf"
+
+    def _after_build(target: Any, source: Any, env: Any) -> int:  # noqa: ARG001 - SCons action signature
+        return verify_and_report(Path(env.subst(elf_path)), layout, fuses)
+
+    def _full_report(target: Any, source: Any, env: Any) -> int:  # noqa: ARG001
+        return verify_and_report(Path(env.subst(elf_path)), layout, fuses, full=True)
+
+    # checkprogsize is an AlwaysBuild alias that runs after every link check, clean or incremental build
+    denv.AddPostAction("checkprogsize", denv.VerboseAction(_after_build, "SpareFlash: verifying $PIOMAINPROG"))
+    denv.AddCustomTarget(
+        name="spareflash-report", dependencies=elf_path,
+        actions=[denv.VerboseAction(_full_report, "SpareFlash report")],
+        title="SpareFlash report", description="Verify the image and print the full SpareFlash memory report")
+    return True

@@ -348,7 +348,7 @@ class _Checker:
             if dst is not None and dst.name != rel.section and (rel.section, dst.name) not in seen:
                 seen.add((rel.section, dst.name))
                 self.add("overlay-crossref", f"{rel.section} refers to {rel.symbol or hex(rel.target)} in "
-                         f"{dst.name}: the two segments can not be resident at the same time")
+                         f"{dst.name}: the two segments cannot be resident at the same time")
         if img.relocations:
             return
         # Without --emit-relocs: decode CALL/JMP in each overlay and look for targets in another segment.
@@ -360,7 +360,7 @@ class _Checker:
                 if other and (c.section, other[0].name) not in seen:
                     seen.add((c.section or "", other[0].name))
                     self.add("overlay-crossref", f"{c.section} calls 0x{target:X} (at 0x{at:X}) inside "
-                             f"{other[0].name}: the two segments can not be resident at the same time")
+                             f"{other[0].name}: the two segments cannot be resident at the same time")
 
     # -- RAM ---------------------------------------------------------------------------------------------------
     def check_ram(self) -> None:
@@ -462,6 +462,11 @@ def bench_verify_seconds(image_path: str | Path | None = None, mcu: str = "atmeg
 
 def synthetic_hex(layout: Layout) -> str:
     """An Intel HEX that fills the application region of `layout` (used by the benchmark and tests)."""
+    return to_hex(synthetic_flash(layout))
+
+
+def synthetic_flash(layout: Layout) -> bytes:
+    """Application bytes filling `layout`'s application region: a JMP/RJMP vector table, code-like filler."""
     chip = layout.chip
     body = bytearray()
     for i in range(chip.vector_count):
@@ -472,7 +477,7 @@ def synthetic_hex(layout: Layout) -> str:
     pattern = bytes(range(0x00, 0x80)) * 2  # no 0xE8 0x95 pair anywhere
     while len(body) < layout.app_end:
         body += pattern
-    return to_hex(bytes(body[: layout.app_end]))
+    return bytes(body[: layout.app_end])
 
 
 def to_hex(data: bytes, start: int = 0) -> str:
@@ -493,4 +498,4 @@ def to_hex(data: bytes, start: int = 0) -> str:
 
 
 __all__ = ["Violation", "VerifyResult", "verify_image", "verify_loaded", "bench_verify_seconds", "stack_margin",
-           "expected_arch", "Section", "synthetic_hex", "to_hex"]
+           "expected_arch", "Section", "synthetic_flash", "synthetic_hex", "to_hex"]

@@ -5,8 +5,8 @@
  * the page is written in the first case and refused in the second.
  *
  * Markers on GPIOR0 (the harness records (cycle, value) for each write):
- *   0x10 before the page erase, 0x11 after it, 0x12 before the page write, 0x13 after it,
- *   0x20 before the second (unerased) write, 0x21 after it, 0x7F at the end.
+ *   0x10 just before the page erase SPM, 0x11 when it is done; 0x12 just before the page write SPM (buffer
+ *   already filled), 0x13 when it is done; 0x20/0x21 the same around the second (unerased) write; 0x7F end.
  * The erased-and-written page is TEST_PAGE; the second write ANDs 0x0F0F.. into the first word pattern, so
  * Python can check the AND-on-write semantics without the CPU reading the page back.
  */
@@ -31,13 +31,16 @@ FUSES = {
 
 static void marker(uint8_t v) { GPIOR0 = v; }
 
-static void fill_and_write(uint16_t page, uint16_t first, uint16_t step) {
-    /* Fill the whole temporary page buffer, then write it; boot.h's macros spin on SPMEN. */
+static void fill_and_write(uint16_t page, uint16_t first, uint16_t step, uint8_t mark_before) {
+    /* Fill the whole temporary page buffer, then write it; boot_spm_busy_wait() spins on SPMEN (the CPU is
+     * halted during the write anyway: the tiny parts have no read-while-write section). */
     for (uint8_t i = 0; i < SPM_PAGESIZE; i += 2) {
         boot_page_fill(page + i, first + (uint16_t)(i / 2) * step);
     }
+    marker(mark_before);
     boot_page_write(page);
     boot_spm_busy_wait();
+    marker(mark_before + 1);
 }
 
 int main(void) {
@@ -47,15 +50,11 @@ int main(void) {
     boot_spm_busy_wait();
     marker(0x11);
 
-    marker(0x12);
-    fill_and_write(TEST_PAGE, 0xA5F0, 0x0101);
-    marker(0x13);
+    fill_and_write(TEST_PAGE, 0xA5F0, 0x0101, 0x12);
 
     /* Second write into the same page without an erase: flash can only clear bits, so the result is
      * the AND of the old and the new word. */
-    marker(0x20);
-    fill_and_write(TEST_PAGE, 0x0F0F, 0x0000);
-    marker(0x21);
+    fill_and_write(TEST_PAGE, 0x0F0F, 0x0000, 0x20);
 
     /* The page read back through LPM, printed on GPIOR1 (the debug console byte), first 4 bytes. */
     for (uint8_t i = 0; i < 4; i++) {

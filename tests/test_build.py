@@ -40,7 +40,8 @@ def elf_info(elf: Path) -> tuple[dict[str, int], dict[str, bytes]]:
     with open(elf, "rb") as fh:
         e = ELFFile(fh)
         symtab = e.get_section_by_name(".symtab")
-        syms = {s.name: s["st_value"] for s in symtab.iter_symbols() if s.name.startswith("__spareflash_")}
+        syms = {s.name: s["st_value"] for s in symtab.iter_symbols()
+                if s.name.startswith("__spareflash_") and s["st_shndx"] != "SHN_UNDEF"}
         sections = {n: e.get_section_by_name(n).data() for n in (".fuse", ".lock") if e.get_section_by_name(n)}
     return syms, sections
 
@@ -75,7 +76,8 @@ def test_build_applies_the_plan_symbols_and_fuses(sketches: Path, board: str, tm
     from intelhex import IntelHex
 
     ih = IntelHex(str(result.hex))
-    assert ih.maxaddr() < result.layout.app_end
+    in_regions = [a for a in ih.addresses() if result.layout.app_end <= a < result.layout.boot_start]
+    assert in_regions == [] and ih.maxaddr() < chip.flash_size
 
 
 def test_default_plan_is_the_boards_and_build_dir_is_reused(sketches: Path) -> None:

@@ -18,6 +18,7 @@ import pytest
 
 from mutations.firmware import HAVE_AVR_GCC, build, fuse_defines, hex_of, layout_for
 from spareflash.cli import main
+from spareflash.overlay.linker import slot_link_address
 from spareflash.verify import synthetic_flash, synthetic_hex, to_hex
 
 pytestmark = pytest.mark.skipif(not HAVE_AVR_GCC, reason="avr-gcc not installed (run ./dev setup)")
@@ -49,8 +50,9 @@ def app_elf(mcu: str = M328, cflags: tuple[str, ...] = (), ldflags: tuple[str, .
 def overlay_elf(crossref: bool = False, a_at: int | None = None, relocs: bool = True, lma_outside: bool = True
                 ) -> Path:
     layout = layout_for(M328, overlay_slots=2, slot_bytes=512)
-    a = a_at if a_at is not None else layout.slots.start
-    b = layout.slots.start + layout.slot_size
+    # the overlay part's convention: code starts after the slot header (spareflash.overlay.linker)
+    a = a_at if a_at is not None else slot_link_address(layout.slots.start, layout.slot_size, 0)
+    b = slot_link_address(layout.slots.start, layout.slot_size, 1)
     ld = [f"-Wl,--section-start=.ovl.a=0x{a:X}", f"-Wl,--section-start=.ovl.b=0x{b:X}"]
     if relocs:
         ld.append("-Wl,--emit-relocs")
@@ -186,6 +188,8 @@ def cases() -> dict[str, Case]:
         "data-too-big-for-ram": Case(copy(app_elf(cflags=("-DBIG_RAM=1990",))), mcu, "ram-overflow"),
         "overlay-outside-slot": Case(copy(overlay_elf(a_at=0x6000)), [*mcu, "--overlay-slots", "2:512"],
                                      "overlay-slot"),
+        "overlay-over-slot-header": Case(copy(overlay_elf(a_at=0x7A00)), [*mcu, "--overlay-slots", "2:512"],
+                                         "overlay-slot"),
         "overlay-loaded-into-flash": Case(copy(overlay_elf(lma_outside=False)), [*mcu, "--overlay-slots", "2:512"],
                                           "overlay-slot"),
         "overlay-without-slots": Case(copy(overlay_elf()), mcu, "overlay-slot"),
@@ -243,7 +247,8 @@ CASE_NAMES = [
     "bootrst-with-bootstub", "boot-section-covers-storage", "selfprgen-unprogrammed-attiny85", "hex-bad-checksum",
     "hex-bad-record-type", "hex-truncated-no-eof", "hex-truncated-mid-record", "hex-empty", "elf-empty",
     "not-an-elf", "elf-truncated", "vector-table-overwritten-hex", "vector-into-storage-hex", "data-too-big-for-ram",
-    "overlay-outside-slot", "overlay-loaded-into-flash", "overlay-without-slots", "overlay-crossref-relocs",
+    "overlay-outside-slot", "overlay-over-slot-header",
+    "overlay-loaded-into-flash", "overlay-without-slots", "overlay-crossref-relocs",
     "overlay-crossref-no-relocs",
 ]
 GOOD_NAMES = ["good-elf", "good-elf-mcu-from-note", "good-hex", "good-optiboot", "good-attiny85-direct",

@@ -114,6 +114,14 @@ class _Checker:
         self.flash = image.flash(self.chip.flash_size)
         self.boot: BootSize | None = None
         self.boot_start = layout.boot_start  # the boot section the *fuses* imply (set by check_fuse_rules)
+        self._seed: dict[str, str | None] = {}
+
+    def seed_reason(self, r: Region) -> str | None:
+        """None if the region is erased or a valid seeded image (the validator runs once per region)."""
+        if r.name not in self._seed:
+            data = bytes(self.flash[r.start:r.end])
+            self._seed[r.name] = None if data == b"\xff" * r.size else _validate_seed(r, data, self.layout)
+        return self._seed[r.name]
 
     def add(self, rule: str, message: str) -> None:
         self.violations.append(Violation(rule, message))
@@ -202,6 +210,8 @@ class _Checker:
             if c.end <= app_end:
                 continue
             if c.start < app_end:
+                if not img.is_elf and self._hex_seed_follows_app(c.end):
+                    continue  # a HEX merges the app and a seeded/erased region that follows it directly
                 what = f"section {c.section}" if c.section else "the image"
                 self.add("app-overflow", f"{what} runs from 0x{c.start:X} to 0x{c.end:X}, past the end of the "
                          f"application region (0x{app_end:X}, max {lay.max_app_size} bytes) into "
@@ -216,6 +226,19 @@ class _Checker:
                 self.add("app-overflow", f"{c.section or 'data'} at 0x{c.start:X}-0x{c.end:X} is above the "
                          f"application region (0x{app_end:X})")
             # bytes inside a region are judged by check_regions (a seeded storage image is allowed)
+
+    def _hex_seed_follows_app(self, end: int) -> bool:
+        """True if everything a HEX chunk writes past app_end lies in regions that pass check_regions."""
+        pos = self.layout.app_end
+        for r in sorted((r for r in self.layout.regions if r.size), key=lambda r: r.start):
+            if pos >= end:
+                break
+            if r.start != pos:
+                return False
+            if self.seed_reason(r) is not None:
+                return False
+            pos = r.end
+        return pos >= end
 
     def _what_is(self, addr: int) -> str:
         for r in self.layout.regions:
@@ -239,12 +262,10 @@ class _Checker:
         for r in lay.regions:
             if not r.size or r.end > self.chip.flash_size or r.start < 0:
                 continue
-            data = bytes(self.flash[r.start:r.end])
-            if data == b"\xff" * r.size:
-                continue
-            reason = _validate_seed(r, data, lay)
+            reason = self.seed_reason(r)
             if reason is None:
                 continue
+            data = self.flash[r.start:r.end]
             first = next(i for i, b in enumerate(data) if b != 0xFF)
             self.add("region-dirty", f"{r.name} region 0x{r.start:X}-0x{r.end:X} holds data from "
                      f"0x{r.start + first:X} that is not a valid erased/seeded region ({reason})")
@@ -329,15 +350,17 @@ class _Checker:
     def check_overlays(self) -> None:
         img, lay, chip = self.img, self.layout, self.chip
         ovl = [s for s in img.sections if s.is_overlay and s.alloc and s.size]
+        header = _slot_header_size() if ovl else 0
         for s in ovl:
             if not lay.slot_count or not lay.slot_size:
                 self.add("overlay-slot", f"{s.name} exists but the plan has no overlay slots")
                 continue
             idx = (s.vma - lay.slots.start) // lay.slot_size
             lo = lay.slots.start + idx * lay.slot_size
-            if not (0 <= idx < lay.slot_count and s.vma >= lo and s.vma + s.size <= lo + lay.slot_size):
+            if not (0 <= idx < lay.slot_count and s.vma >= lo + header and s.vma + s.size <= lo + lay.slot_size):
                 self.add("overlay-slot", f"{s.name} is linked at 0x{s.vma:X}-0x{s.vma + s.size:X}, not inside one "
-                         f"of the {lay.slot_count} slot(s) of {lay.slot_size} bytes from 0x{lay.slots.start:X}")
+                         f"of the {lay.slot_count} slot(s) of {lay.slot_size} bytes from 0x{lay.slots.start:X} "
+                         f"(after the {header}-byte slot header)")
             if s.lma < chip.flash_size:
                 self.add("overlay-slot", f"{s.name} has load address 0x{s.lma:X} inside the chip's flash; overlay "
                          "bytes belong in the SPI NOR image, not in the firmware")
@@ -379,6 +402,15 @@ class _Checker:
         if ee_top > chip.eeprom_size:
             self.add("eeprom-overflow", f".eeprom holds {ee} bytes up to 0x{ee_top:X}, the {chip.display} has "
                      f"{chip.eeprom_size}")
+
+
+def _slot_header_size() -> int:
+    """Bytes at the start of each overlay slot that belong to the slot header (docs/overlay-format.md)."""
+    try:
+        from .overlay.format import SLOT_HEADER_SIZE
+    except ImportError:
+        return 0
+    return int(SLOT_HEADER_SIZE)
 
 
 def _abs_calls(data: bytes, base: int) -> list[tuple[int, int]]:

@@ -35,7 +35,16 @@ __attribute__((noinline, used)) void sf_flash_spm(uint8_t cmd) {
 #endif
 
 #ifdef BIG_CODE
-const uint8_t big_table[BIG_CODE] PROGMEM = {1, 2, 3};
+/* Emitted in assembler: a C array is limited to 32 KB (16-bit size_t), the ATmega2560 tests need 200 KB. The
+ * fill byte 0x11 never forms an SPM opcode. */
+#define SF_STR2(x) #x
+#define SF_STR(x) SF_STR2(x)
+__asm__(".section .progmem.data.big_table,\"a\",@progbits\n"
+        ".global big_table\n"
+        "big_table:\n"
+        ".fill " SF_STR(BIG_CODE) ", 1, 0x11\n"
+        ".text\n");
+extern const uint8_t big_table[] PROGMEM;
 #endif
 #ifdef BIG_RAM
 volatile uint8_t big_ram[BIG_RAM];

@@ -1,0 +1,192 @@
+"""verify_image: the page model, the image loader and the rules that the mutation suite does not reach alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from mutations.firmware import HAVE_AVR_GCC, build, fuse_defines, hex_of, layout_for
+from spareflash.chips import CHIPS, get_chip
+from spareflash.image import ImageError, load_image, spm_addresses
+from spareflash.plan import Region
+from spareflash.verify import (
+    bench_verify_seconds,
+    expected_arch,
+    stack_margin,
+    synthetic_flash,
+    synthetic_hex,
+    to_hex,
+    verify_image,
+)
+
+needs_gcc = pytest.mark.skipif(not HAVE_AVR_GCC, reason="avr-gcc not installed (run ./dev setup)")
+
+
+def write(tmp: Path, name: str, text: str) -> Path:
+    p = tmp / name
+    p.write_text(text)
+    return p
+
+
+# ---- the image loader ------------------------------------------------------------------------------------------
+def test_hex_records_above_64k_land_at_their_linear_address(tmp_path: Path) -> None:
+    data = bytes(range(32))
+    img = load_image(write(tmp_path, "a.hex", to_hex(data, 0x1FFF0)))
+    assert [(c.start, c.data) for c in img.chunks] == [(0x1FFF0, data)]
+
+
+def test_hex_segment_address_records_are_understood(tmp_path: Path) -> None:
+    # type 02: segment base 0x1000 << 4 = 0x10000
+    text = ":020000021000EC\n:0400000001020304F2\n:00000001FF\n"
+    img = load_image(write(tmp_path, "a.hex", text))
+    assert [(c.start, c.data) for c in img.chunks] == [(0x10000, b"\x01\x02\x03\x04")]
+
+
+def test_hex_overlapping_records_are_malformed(tmp_path: Path) -> None:
+    text = ":0400000001020304F2\n:0400020001020304F0\n:00000001FF\n"
+    with pytest.raises(ImageError) as e:
+        load_image(write(tmp_path, "a.hex", text))
+    assert e.value.rule == "hex-malformed" and "overlap" in str(e.value)
+
+
+def test_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(ImageError) as e:
+        load_image(tmp_path / "nope.hex")
+    assert e.value.rule == "image-unreadable"
+
+
+def test_spm_scan_finds_only_word_aligned_opcodes() -> None:
+    flash = b"\xff\xe8\x95\xff" + b"\xe8\x95" + b"\x00\xf8\x95\x00" + b"\xf8\x95"
+    assert spm_addresses(flash) == [(4, 0x95E8), (10, 0x95F8)]
+
+
+# ---- layout rules (bad configurations that plan() itself would never produce) --------------------------------
+def _good_hex(tmp_path: Path, mcu: str = "atmega328p") -> Path:
+    return write(tmp_path, "a.hex", synthetic_hex(layout_for(mcu)))
+
+
+def test_overlapping_regions_are_rejected(tmp_path: Path) -> None:
+    lay = layout_for("atmega328p", log_bytes=512)
+    bad = dataclasses.replace(lay, log=Region("log", lay.storage.start + 256, 512))
+    assert "region-overlap" in verify_image(_good_hex(tmp_path), bad).rules
+
+
+def test_a_region_that_is_not_page_aligned_is_rejected(tmp_path: Path) -> None:
+    lay = layout_for("atmega328p")
+    bad = dataclasses.replace(lay, storage=Region("storage", lay.storage.start + 0x10, lay.storage.size - 0x10))
+    result = verify_image(_good_hex(tmp_path), bad)
+    assert "region-alignment" in result.rules and not result.ok
+
+
+def test_a_region_reaching_into_the_boot_section_is_rejected(tmp_path: Path) -> None:
+    lay = layout_for("atmega328p")
+    bad = dataclasses.replace(lay, storage=Region("storage", lay.storage.start + 512, lay.storage.size))
+    assert "region-bounds" in verify_image(_good_hex(tmp_path), bad).rules
+
+
+# ---- page model over whole chips -------------------------------------------------------------------------------
+@pytest.mark.parametrize("mcu", ["atmega328p", "atmega2560", "atmega32u4", "attiny85", "atmega88p"])
+def test_a_full_application_region_passes_and_one_byte_more_does_not(mcu: str, tmp_path: Path) -> None:
+    lay = layout_for(mcu)
+    body = synthetic_flash(lay)
+    assert verify_image(write(tmp_path, "ok.hex", to_hex(body)), lay).ok
+    over = verify_image(write(tmp_path, "over.hex", to_hex(body + b"\x00\x00")), lay)
+    assert over.rules[:1] == ["app-overflow"]
+
+
+def test_the_256k_benchmark_image_verifies_fast_enough_to_run_on_every_build() -> None:
+    # a loose bound against per-byte Python creeping in; the figure itself comes from bench_verify_seconds
+    assert bench_verify_seconds(repeat=2) < 1.0
+
+
+def test_a_seeded_region_is_accepted_when_the_storage_validator_says_so(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    lay = layout_for("atmega328p")
+    body = bytearray(synthetic_flash(lay)) + b"\xff" * (lay.storage.end - lay.app_end)
+    body[lay.storage.start:lay.storage.start + 4] = b"SFS1"
+    path = write(tmp_path, "seeded.hex", to_hex(bytes(body)))  # one run of records: app and seed merge
+    # no validator: the region must be erased, and in a HEX the bytes may as well be code running over
+    assert verify_image(path, lay).rules == ["app-overflow", "region-dirty"]
+    seen: list[tuple[str, int]] = []
+
+    def validate_region(name: str, data: bytes, layout: object) -> str | None:
+        seen.append((name, len(data)))
+        return None if data[:4] == b"SFS1" else "bad magic"
+
+    fake = types.ModuleType("spareflash.storage")
+    fake.validate_region = validate_region  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "spareflash.storage", fake)
+    import spareflash
+
+    monkeypatch.setattr(spareflash, "storage", fake, raising=False)
+    assert verify_image(path, lay).ok
+    assert seen == [("storage", lay.storage.size)]
+    body[lay.storage.start] = ord("X")
+    bad = verify_image(write(tmp_path, "bad.hex", to_hex(bytes(body))), lay)
+    assert bad.rules == ["app-overflow", "region-dirty"] and "bad magic" in bad.violations[1].message
+
+
+# ---- facts derived from the chip model -------------------------------------------------------------------------
+@needs_gcc
+@pytest.mark.parametrize("mcu", sorted(CHIPS))
+def test_expected_arch_and_device_note_agree_with_avr_gcc(mcu: str) -> None:
+    chip = get_chip(mcu)
+    lay = layout_for(mcu)
+    img = load_image(build("app.c", lay, ["-DNO_STUB"] if lay.backend != "bootstub" else []))
+    assert img.machine_arch == expected_arch(chip)
+    assert img.device_info is not None
+    assert (img.device_info.name, img.device_info.flash_size, img.device_info.sram_size) == (
+        chip.name, chip.flash_size, chip.sram_size)
+    assert img.signature == chip.signature
+
+
+def test_stack_margin_is_a_sixteenth_of_sram_but_at_least_64_bytes() -> None:
+    assert stack_margin(get_chip("atmega328p")) == 128
+    assert stack_margin(get_chip("atmega2560")) == 512
+    assert stack_margin(get_chip("attiny85")) == 64
+
+
+# ---- ELF-only facts --------------------------------------------------------------------------------------------
+@needs_gcc
+def test_elf_fuse_and_lock_sections_are_read_and_explicit_fuses_win() -> None:
+    lay = layout_for("atmega328p")
+    elf = build("app.c", lay, fuse_defines(lay, hfuse=0xDE))
+    img = load_image(elf)
+    assert img.fuses() == {"lfuse": lay.fuses["lfuse"], "hfuse": 0xDE, "efuse": lay.fuses["efuse"],
+                           "lock": lay.fuses["lock"]}
+    assert verify_image(elf, lay).rules == ["fuse-bootrst"]
+    assert verify_image(elf, lay, fuses={"hfuse": lay.fuses["hfuse"]}).ok
+
+
+@needs_gcc
+def test_the_hex_and_the_elf_of_one_build_hold_the_same_flash_bytes() -> None:
+    lay = layout_for("atmega328p")
+    elf = build("app.c", lay, fuse_defines(lay))
+    a, b = load_image(elf), load_image(hex_of(elf))
+    assert a.flash(lay.chip.flash_size) == b.flash(lay.chip.flash_size)
+
+
+@needs_gcc
+def test_a_big_atmega2560_elf_with_code_above_64k_passes() -> None:
+    lay = layout_for("atmega2560")
+    elf = build("app.c", lay, ["-DBIG_CODE=200000", *fuse_defines(lay)])
+    img = load_image(elf)
+    assert img.extent > 0x30000
+    assert verify_image(elf, lay).ok
+
+
+@needs_gcc
+def test_verify_names_the_mcu_from_the_device_note_when_mcu_is_omitted(tmp_path: Path) -> None:
+    lay = layout_for("atmega328p")
+    elf = build("app.c", lay, fuse_defines(lay))
+    proc = subprocess.run([sys.executable, "-m", "spareflash.cli", "verify", str(elf)], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0 and "ATmega328P" in proc.stdout
+    proc = subprocess.run([sys.executable, "-m", "spareflash.cli", "verify", str(hex_of(elf))], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "mcu-required" in proc.stderr and "Traceback" not in proc.stderr

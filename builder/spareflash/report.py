@@ -123,13 +123,15 @@ class Report:
             app_pct = 100 * self.app_used / max(1, lay.max_app_size)
             reserved = ", ".join(f"{r.name} {r.size} B @0x{r.start:X}" for r in self.flash
                                  if r.name not in ("application", "free") and r.size)
-            console.print(f"SpareFlash {chip.display} ({lay.backend}): flash {self.app_used}/{lay.max_app_size} B "
-                          f"({app_pct:.1f}%) for the application; reserved: {reserved or 'none'}")
+            lines = [f"SpareFlash {chip.display} ({lay.backend}): flash {self.app_used}/{lay.max_app_size} B "
+                     f"({app_pct:.1f}%) for the application; reserved: {reserved or 'none'}"]
             ram = (f"RAM {ram_total}/{chip.sram_size} B (.data {self.ram.get('data', 0)}, .bss "
                    f"{self.ram.get('bss', 0)}; {stack_margin(chip)} B kept for the stack)" if self.kind == "elf"
                    else "RAM unknown (HEX image)")
-            console.print(f"{ram}; EEPROM {self.eeprom_used}/{chip.eeprom_size} B")
-            console.print("fuses " + "  ".join(f"{k}=0x{v:02X}" for k, v in self.fuses.items()))
+            lines.append(f"{ram}; EEPROM {self.eeprom_used}/{chip.eeprom_size} B")
+            lines.append("fuses " + "  ".join(f"{k}=0x{v:02X}" for k, v in self.fuses.items()))
+            for line in lines:  # one line each, never wrapped: build logs are grepped
+                console.print(line, soft_wrap=True, markup=False, highlight=False)
             return
         t = Table(title=f"{chip.display} flash ({chip.flash_size} B, {chip.page_size}-byte pages) - {self.image}")
         for col, just in (("region", "left"), ("start", "right"), ("end", "right"), ("size", "right"),

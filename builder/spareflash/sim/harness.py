@@ -229,12 +229,14 @@ _FMT_RE = re.compile(r"\s*[:=(]?\s*(?:0x)?%[-#0-9.]*[lhz]*[dxXsuc]\)?")
 class _LogCapture:
     """Collects yasimavr's log lines (format strings only: the Python binding cannot expand C varargs)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_line: Callable[[str], None] | None = None) -> None:
         core = _core()
 
         class Writer(core.LogWriter):  # type: ignore[misc, name-defined]
             def write(w_self, cycle: int, level: int, _id: Any, fmt: str, _args: Any) -> None:  # noqa: N805
                 self.lines.append((int(cycle), int(level), str(fmt)))
+                if on_line is not None:
+                    on_line(str(fmt))
 
         self.lines: list[tuple[int, int, str]] = []
         self.writer = Writer()
@@ -242,7 +244,7 @@ class _LogCapture:
     def errors(self) -> list[str]:
         out: list[str] = []
         for _cycle, level, fmt in self.lines:
-            if level <= 2:  # Silent/Output/Error
+            if level <= 3:  # Silent/Output/Error/Warning
                 text = _FMT_RE.sub("", fmt).strip()
                 if text and text not in out:
                     out.append(text)
@@ -278,12 +280,15 @@ class Simulator:
         image = self._initial_flash(flash_in)
 
         self.device = dev = self.spec.loader()
-        self._log = _LogCapture()
+        self.strict_spm = strict_spm
+        self._log = _LogCapture(self._on_log)
         dev.log_handler().set_writer(self._log.writer)
         self.loop = core.SimLoop(dev)
         self.loop.set_fast_mode(True)  # never pace the simulation to wall-clock time
-        if not strict_spm:
-            dev.set_option(core.Device.Option.IgnoreBadCpuLPM, True)
+        # yasimavr marks erased flash "unprogrammed" and crashes an LPM there unless this option is set; silicon
+        # reads 0xFF. The same option makes a refused SPM a silent no-op (as on silicon): with strict_spm the
+        # harness turns the model's "locked flash address" error into a crash itself (_on_log).
+        dev.set_option(core.Device.Option.IgnoreBadCpuLPM, True)
 
         # yasimavr keeps a pointer to the block bytes: hold them for the simulator's lifetime
         self._image = bytes(image)
@@ -464,6 +469,10 @@ class Simulator:
         end = start + round(ms * self.freq / 1000)
         self.page_ops.append(PageOp(kind, page, start, end, before_all[page:page + page_size],
                                     now_flash[page:page + page_size]))
+
+    def _on_log(self, fmt: str) -> None:
+        if self.strict_spm and "locked flash address" in fmt and self.device.state() != self._core.Device.State.Crashed:
+            self.device.crash(int(self._core.CoreCrashCodes.Crash_Access_Refused.value), "Flash write refused")
 
     def _break(self) -> None:
         core = self._core

@@ -8,8 +8,9 @@ Self-programming: the tiny parts have no boot section, so yasimavr's fuse contro
 read-only to SPM. The datasheet rule is "SPM works from anywhere once SELFPRGEN (efuse bit 0) is programmed",
 so `apply_selfprgen(device)` grants SPM write access to the whole flash exactly when that bit reads 0, and
 clears the read-while-write flag so the CPU halts during the 4.5 ms erase/write (the tiny parts have no RWW
-section). A small peripheral attached last to the device re-applies it after *every* reset (after the fuse
-controller, which resets the access flags), and the harness also calls it after each power-on reset.
+section). yasimavr's fuse controller recomputes the access flags at every power-on reset, so a small
+peripheral attached after it re-applies the grant on every reset (also one made behind the harness's back);
+the harness's after_reset hook applies it too. It reads the efuse from the model's fuse memory at that time.
 With SELFPRGEN unprogrammed an SPM page erase/write is refused: a crash with the harness's `strict_spm=True`,
 ignored (as on silicon) with `strict_spm=False`.
 """
@@ -108,7 +109,7 @@ def _device_class() -> type:
     from yasimavr.lib import core
 
     class SelfPrgEn(core.Peripheral):  # type: ignore[misc]
-        """Re-applies SELFPRGEN after each reset; attached after the fuse controller so it runs after it."""
+        """Re-applies SELFPRGEN at each reset; attached after the fuse controller so it runs after it."""
 
         def __init__(self) -> None:
             super().__init__(core.sim_id_t("SPGN"))

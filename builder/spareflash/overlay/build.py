@@ -28,6 +28,7 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 from elftools.elf.sections import SymbolTableSection
 
+from ..build import fuse_section_source
 from ..chips import get_chip
 from ..errors import SpareFlashError, ToolchainError
 from ..plan import Layout, PlanConfig, plan
@@ -46,6 +47,8 @@ from .linker import IMPL_PREFIX, EntryPoint, linker_script, slot_link_address, s
 REPO_ROOT = Path(__file__).resolve().parents[3]
 LIBRARY_SRC = REPO_ROOT / "library" / "src"
 SEGMENT_PREFIX = ".ovl."
+# the library sources an overlay firmware needs (plus every backend_*: the plan's define selects one)
+LIBRARY_FILES = ("Overlay.cpp", "SpiNor.cpp", "spareflash_flash.cpp")
 MAX_RJMP_SLOT = 4096  # the jump table uses rjmp (+-2K words)
 
 
@@ -163,6 +166,12 @@ def _elf_sections(elf_path: Path) -> dict[str, tuple[int, bytes]]:
     out: dict[str, tuple[int, bytes]] = {}
     with elf_path.open("rb") as fh:
         elf = ELFFile(fh)
+        for seg in elf.iter_segments():  # every loadable chip section must keep a load address on the chip
+            if seg["p_type"] == "PT_LOAD" and seg["p_filesz"] and seg["p_paddr"] >= 0xA00000:
+                names = [s.name for s in elf.iter_sections() if seg.section_in_segment(s)]
+                if not all(n.startswith(SEGMENT_PREFIX) for n in names):
+                    raise OverlayBuildError(f"load-address: {', '.join(names)} would load outside the chip; a "
+                                            "section placed after the overlays needs naming in the linker script")
         for sec in elf.iter_sections():
             if sec["sh_flags"] & 0x2 and sec["sh_type"] != "SHT_NOBITS":
                 out[sec.name] = (sec["sh_addr"], sec.data())
@@ -186,7 +195,10 @@ def build_overlays(sources: Sequence[str | os.PathLike[str]], plan_config: PlanC
     out.mkdir(parents=True, exist_ok=True)
     srcs = [Path(s).resolve() for s in sources]
     if library:
-        srcs += sorted(p for p in LIBRARY_SRC.iterdir() if p.suffix in (".c", ".cpp", ".S"))
+        srcs += sorted(p for p in LIBRARY_SRC.iterdir() if p.name in LIBRARY_FILES or p.name.startswith("backend_"))
+    fuses_c = out / "sf_fuses.c"
+    _write(fuses_c, fuse_section_source(layout))
+    srcs.append(fuses_c)
     flags = [f"-DF_CPU={f_cpu}UL", *(f"-D{d}" for d in (*layout.defines(), *defines)),
              f"-I{LIBRARY_SRC}", *(f"-I{Path(d).resolve()}" for d in include_dirs)]
     objs: list[Path] = []

@@ -1,0 +1,87 @@
+// SpareFlash Overlay: code segments kept in an external SPI NOR chip (overlays.bin, docs/overlay-format.md) and
+// run from internal-flash slots (the plan's __spareflash_slots_* region).
+//
+//   SPAREFLASH_OVERLAY(dsp) int filter(int x) { ... }   // in a source file of its own per segment
+//   Overlay.begin();                                      // JEDEC id, image header, what is resident
+//   filter(3);                                            // loads segment "dsp" if needed, then runs it
+//
+// The build (`spareflash overlay build`, spareflash.overlay.build) generates a resident stub for every entry
+// function: a call costs 15-19 cycles more than a direct call while the segment is resident; otherwise the stub
+// calls the loader, which checks the image (header, MCU, geometry, build id, CRC-32, optional SipHash MAC) before
+// erasing anything, skips pages that already hold the right bytes, and writes the slot header page last.
+// A load that fails inside a call (bad image, erase budget exhausted, no slot) calls the error hook; the call
+// cannot return a value, so after the hook returns the CPU halts (cli; sleep). Use Overlay.load() to load
+// explicitly and get a status instead.
+#ifndef SPAREFLASH_OVERLAY_H
+#define SPAREFLASH_OVERLAY_H
+
+#include <stdint.h>
+#include "SpiNor.h"
+#include "spareflash_flash.h"
+
+// Put a function into overlay segment `seg` (section .ovl.<seg>). Use it on every function of the segment,
+// helpers included (unmarked helpers stay resident, which works but costs resident flash).
+#ifdef SPAREFLASH_NO_OVERLAYS  // the same code built as one ordinary program (reference builds)
+#define SPAREFLASH_OVERLAY(seg) __attribute__((noinline))
+#else
+#define SPAREFLASH_OVERLAY(seg) __attribute__((section(".ovl." #seg), noinline, used))
+#endif
+
+// Overlay status codes beyond spareflash_status.h's overlay range (0x40-0x43); kept in that range.
+#define SF_ERR_OVERLAY_IMAGE 0x44  // overlays.bin header/MCU/geometry/build id do not match this firmware
+#define SF_ERR_WEAR_BUDGET 0x45    // the load would exceed the slot's erase budget (nothing was erased)
+#define SF_ERR_OVERLAY_MAC 0x46    // a segment fails its SipHash-2-4 MAC (or the image has none)
+
+typedef void (*sf_overlay_hook_t)(sf_status_t status, uint8_t segment);
+
+class OverlayManager {
+ public:
+  // Reads the JEDEC id (expectedJedec: 0 = any chip that answers) and checks the image at norAddr. Always
+  // restores what is resident from the slot headers in internal flash (so resident segments run even if the
+  // image is bad). macKey (16 bytes, RAM): require and check SipHash-2-4 MACs (build with
+  // -DSPAREFLASH_OVERLAY_MAC=1). Returns the image check's status.
+  sf_status_t begin(uint32_t norAddr = 0, uint32_t expectedJedec = 0, const uint8_t *macKey = 0);
+
+  sf_status_t load(uint8_t segment);                  // make resident, the policy picks the slot
+  sf_status_t loadInto(uint8_t segment, uint8_t slot);
+  int8_t slotOf(uint8_t segment) const;              // -1: not resident
+  int16_t segmentIn(uint8_t slot) const;             // -1: nothing valid
+  uint8_t segmentCount() const;
+  uint8_t slotCount() const;
+
+  // Page erases done in `slot` (persistent in EEPROM at eepromAddr + 4 * slot when enabled).
+  uint32_t erases(uint8_t slot) const;
+  void setEraseBudget(uint32_t perSlot) { budget_ = perSlot; }
+  void useEepromCounters(uint16_t eepromAddr) { eepromAddr_ = eepromAddr; }
+  void onError(sf_overlay_hook_t hook) { hook_ = hook; }
+
+  sf_status_t lastError() const { return last_; }
+  uint16_t loads() const { return loads_; }
+  uint16_t pagesWritten() const { return written_; }
+  uint16_t pagesErased() const { return erased_; }
+
+  // internal: the stubs' miss path
+  void fault(uint8_t segment);
+
+  SpiNor nor;
+
+ private:
+  sf_status_t checkImage();
+  sf_status_t loadIntoChecked(uint8_t segment, uint8_t slot);
+  uint8_t pickSlot(uint8_t segment, uint8_t protectedMask);
+  void scanSlots();
+
+  uint32_t norAddr_ = 0;
+  uint32_t budget_ = 0xFFFFFFFFUL;
+  uint16_t eepromAddr_ = 0xFFFF;
+  const uint8_t *key_ = 0;
+  sf_overlay_hook_t hook_ = 0;
+  sf_status_t image_ = SF_ERR_NOT_BEGUN;
+  sf_status_t last_ = SF_OK;
+  uint16_t loads_ = 0, written_ = 0, erased_ = 0;
+  uint8_t recStride_ = 20;
+};
+
+extern OverlayManager Overlay;
+
+#endif  // SPAREFLASH_OVERLAY_H

@@ -1,0 +1,119 @@
+// SPI NOR driver: see SpiNor.h for the wiring. Datasheet reference: Winbond W25Q32JV (commands 0x9F, 0x03,
+// 0x05, 0x06, 0x02, 0x20).
+#include "SpiNor.h"
+
+#include <avr/io.h>
+
+#if defined(USICR)
+// ATtiny25/45/85: USI, three-wire mode, software clock strobe
+#define SF_NOR_CS_PORT PORTB
+#define SF_NOR_CS_DDR DDRB
+#define SF_NOR_CS_BIT PB3
+#elif defined(SPCR)
+#define SF_NOR_CS_PORT PORTB
+#define SF_NOR_CS_DDR DDRB
+#define SF_NOR_CS_BIT PB2
+#else
+#error "SpiNor: this part has neither a hardware SPI nor a USI"
+#endif
+
+static const uint8_t kRead = 0x03, kJedec = 0x9F, kStatus = 0x05, kWriteEnable = 0x06, kProgram = 0x02,
+                     kSectorErase = 0x20;
+
+uint8_t SpiNor::transfer(uint8_t b) {
+#if defined(USICR)
+  // Each USICR write with USITC toggles USCK; with USICLK the second (rising) edge also shifts USIDR. Sixteen
+  // writes clock one byte out on DO and in from DI (SPI mode 0, MSB first).
+  USIDR = b;
+  const uint8_t lo = (1 << USIWM0) | (1 << USICS1) | (1 << USITC);
+  const uint8_t hi = (1 << USIWM0) | (1 << USICS1) | (1 << USITC) | (1 << USICLK);
+  for (uint8_t i = 0; i < 8; i++) {
+    USICR = lo;
+    USICR = hi;
+  }
+  return USIDR;
+#else
+  SPDR = b;
+  while (!(SPSR & (1 << SPIF))) {
+  }
+  return SPDR;
+#endif
+}
+
+void SpiNor::select() { SF_NOR_CS_PORT &= ~(1 << SF_NOR_CS_BIT); }
+
+void SpiNor::end() { SF_NOR_CS_PORT |= (1 << SF_NOR_CS_BIT); }
+
+void SpiNor::command(uint8_t cmd, uint32_t addr) {
+  select();
+  transfer(cmd);
+  transfer((uint8_t)(addr >> 16));
+  transfer((uint8_t)(addr >> 8));
+  transfer((uint8_t)addr);
+}
+
+sf_status_t SpiNor::begin(uint32_t expectedId) {
+  SF_NOR_CS_PORT |= (1 << SF_NOR_CS_BIT);  // CS high before it becomes an output: no spurious select
+  SF_NOR_CS_DDR |= (1 << SF_NOR_CS_BIT);
+#if defined(USICR)
+  DDRB |= (1 << PB2) | (1 << PB1);  // USCK, DO out; DI in
+  DDRB &= ~(1 << PB0);
+  PORTB &= ~(1 << PB2);  // mode 0: clock idles low
+#else
+  DDRB |= (1 << PB5) | (1 << PB3);  // SCK, MOSI out (SS = CS is already an output, so SPI stays master)
+  DDRB &= ~(1 << PB4);
+  SPCR = (1 << SPE) | (1 << MSTR);
+  SPSR = (1 << SPI2X);  // F_CPU / 2
+#endif
+  select();
+  transfer(kJedec);
+  for (uint8_t i = 0; i < 3; i++) jedec[i] = transfer(0xFF);
+  end();
+  uint8_t all = jedec[0] & jedec[1] & jedec[2], any = jedec[0] | jedec[1] | jedec[2];
+  if (all == 0xFF || any == 0) return SF_ERR_NOR;  // floating MISO or no chip
+  if (expectedId && jedecId() != expectedId) return SF_ERR_NOR;
+  return SF_OK;
+}
+
+void SpiNor::readStart(uint32_t addr) { command(kRead, addr); }
+
+void SpiNor::read(uint32_t addr, void *dst, uint16_t n) {
+  uint8_t *p = (uint8_t *)dst;
+  readStart(addr);
+  while (n--) *p++ = transfer(0xFF);
+  end();
+}
+
+void SpiNor::waitReady() {
+  select();
+  transfer(kStatus);
+  while (transfer(0xFF) & 0x01) {
+  }
+  end();
+}
+
+sf_status_t SpiNor::programPage(uint32_t addr, const void *src, uint16_t n) {
+  if (n == 0) return SF_OK;
+  if (n > 256 || ((addr & 0xFF) + n) > 256) return SF_ERR_ARG;
+  waitReady();
+  select();
+  transfer(kWriteEnable);
+  end();
+  command(kProgram, addr);
+  const uint8_t *p = (const uint8_t *)src;
+  for (uint16_t i = 0; i < n; i++) transfer(p[i]);
+  end();
+  waitReady();
+  return SF_OK;
+}
+
+sf_status_t SpiNor::eraseSector(uint32_t addr) {
+  waitReady();
+  select();
+  transfer(kWriteEnable);
+  end();
+  command(kSectorErase, addr);
+  end();
+  waitReady();
+  return SF_OK;
+}

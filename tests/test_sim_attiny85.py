@@ -12,8 +12,6 @@ Specification (ATtiny25/45/85 datasheet, avr-libc <avr/iotn85.h>):
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 import subprocess
 from pathlib import Path
@@ -25,24 +23,9 @@ from spareflash.sim import Simulator, registered_devices
 
 ROOT = Path(__file__).resolve().parent.parent
 FW = ROOT / "tests" / "firmware" / "tiny"
-BUILD = ROOT / ".build" / "tests-sim-tiny"
 CHIP = get_chip("attiny85")
 FREQ = 8_000_000
 TEST_PAGE = 0x1C00  # spm_roundtrip.c
-
-
-def avr_build(src: Path, mcu: str, *flags: str) -> Path:
-    """Compile one C file with avr-gcc -Os; cached under .build/ by source, flags and compiler."""
-    cmd = ["avr-gcc", f"-mmcu={mcu}", "-Os", "-Wall", *flags]
-    version = subprocess.run(["avr-gcc", "--version"], capture_output=True, text=True, check=True).stdout
-    key = hashlib.sha1(src.read_bytes() + "\0".join(cmd).encode() + version.encode()).hexdigest()[:16]
-    elf = BUILD / f"{src.stem}-{mcu}-{key}.elf"
-    if not elf.exists():
-        BUILD.mkdir(parents=True, exist_ok=True)
-        tmp = elf.with_suffix(f".{os.getpid()}.tmp")
-        subprocess.run([*cmd, "-o", str(tmp), str(src)], check=True)
-        os.replace(tmp, elf)
-    return elf
 
 
 def avr_libc_macros(mcu: str) -> dict[str, str]:
@@ -152,9 +135,9 @@ def test_attiny85_is_registered() -> None:
 # -- self-programming ----------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def spm_elf() -> Path:
+def spm_elf(avr_build) -> Path:
     # efuse 0xFE (SELFPRGEN programmed) in the ELF's .fuse section; the refused case overrides it with 0xFF
-    return avr_build(FW / "spm_roundtrip.c", "attiny85", "-DTEST_EFUSE=0xFE")
+    return avr_build([FW / "spm_roundtrip.c"], "attiny85", ["-DTEST_EFUSE=0xFE"], name="tiny-spm")
 
 
 def page(sim: Simulator) -> bytes:
@@ -225,8 +208,8 @@ def test_selfprgen_is_applied_again_after_any_power_on_reset(spm_elf: Path) -> N
 
 # -- other peripherals ---------------------------------------------------------------------------------------
 
-def test_timer0_overflow_interrupt_and_eeprom() -> None:
-    elf = avr_build(FW / "peripherals.c", "attiny85")
+def test_timer0_overflow_interrupt_and_eeprom(avr_build) -> None:
+    elf = avr_build([FW / "peripherals.c"], "attiny85", name="tiny-peripherals")
     sim = Simulator(elf, "attiny85", freq=FREQ)
     result = sim.run(2_000_000)
     assert result.reason == "sleep", result.message

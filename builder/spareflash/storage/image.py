@@ -1,0 +1,122 @@
+"""Seed storage regions into a firmware image at build time, and decode regions out of a flash dump."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Union
+
+from ..errors import SpareFlashError
+from ..plan import Layout, Region
+from .flash import FlashEmu
+from .log import LogModel
+from .store import OK, StorageModel
+
+
+class StorageFormatError(SpareFlashError):
+    """Values that cannot be seeded, or a dump that cannot be read."""
+
+
+Value = Union[bytes, bytearray, int, str]
+
+
+def _value_bytes(key: int, value: Value) -> bytes:
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise StorageFormatError(f"seed: key {key}: value must be bytes, int or str")
+    if isinstance(value, str):
+        return value.encode()
+    if value < 0:
+        raise StorageFormatError(f"seed: key {key}: negative integers need an explicit byte encoding")
+    return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "little")
+
+
+def seed_region(layout: Layout, values: Mapping[int, Value], *, single_write: bool = False) -> bytes:
+    """The bytes of a freshly formatted storage region holding `values` (key -> bytes/int/str), exactly as the
+    C++ FlashStorage would leave them after format() and put() of each key in ascending order."""
+    region = layout.storage
+    if not region.size:
+        raise StorageFormatError("seed: the plan has no storage region")
+    page = layout.chip.page_size
+    store = StorageModel(FlashEmu(page, region.size // page), single_write=single_write)
+    store.format()
+    for key in sorted(values):
+        if not 0 <= key <= 254:
+            raise StorageFormatError(f"seed: key {key} is outside 0..254")
+        data = _value_bytes(key, values[key])
+        status = store.put(key, data)
+        if status != OK:
+            raise StorageFormatError(f"seed: key {key} ({len(data)} bytes): {status}")
+    return bytes(store.flash.data)
+
+
+def seed_hex(hex_in: Path, hex_out: Path, layout: Layout, values: Mapping[int, Value]) -> None:
+    """Write hex_out: hex_in plus the seeded storage region."""
+    from intelhex import IntelHex
+
+    try:
+        ih = IntelHex(str(hex_in))
+    except Exception as exc:  # intelhex raises many types for bad files
+        raise StorageFormatError(f"seed: cannot read {hex_in}: {exc}") from None
+    for i, b in enumerate(seed_region(layout, values)):
+        ih[layout.storage.start + i] = b
+    ih.write_hex_file(str(hex_out))
+
+
+@dataclass
+class RegionDump:
+    region: Region
+    page_size: int
+    data: bytes
+
+    def flash(self) -> FlashEmu:
+        return FlashEmu(self.page_size, self.region.size // self.page_size, self.data)
+
+
+def read_image(path: Path, layout: Layout) -> dict[str, RegionDump]:
+    """Storage and log regions of a .hex or raw .bin flash dump (unprogrammed bytes read as 0xFF)."""
+    path = Path(path)
+    if not path.is_file():
+        raise StorageFormatError(f"dump: no such file: {path}")
+    if path.suffix.lower() in (".hex", ".ihex", ".ihx"):
+        from intelhex import IntelHex
+
+        try:
+            ih = IntelHex(str(path))
+        except Exception as exc:
+            raise StorageFormatError(f"dump: {path} is not a readable Intel HEX file: {exc}") from None
+        ih.padding = 0xFF
+
+        def get(r: Region) -> bytes:
+            return bytes(ih.tobinarray(start=r.start, size=r.size)) if r.size else b""
+    else:
+        raw = path.read_bytes()
+
+        def get(r: Region) -> bytes:
+            chunk = raw[r.start:r.end]
+            return chunk + b"\xff" * (r.size - len(chunk))
+    page = layout.chip.page_size
+    return {r.name: RegionDump(r, page, get(r)) for r in (layout.storage, layout.log) if r.size}
+
+
+def decode_storage(data: bytes, page_size: int) -> dict[str, Any]:
+    store = StorageModel(FlashEmu(page_size, len(data) // page_size, data))
+    st = store.stats()
+    return {
+        "pages": st.pages, "page_size": st.page_size,
+        "head_page": store.head if store.used() else None, "head_seq": store.head_seq if store.used() else None,
+        "pages_in_use": store.used(),
+        "values": {k: v.hex() for k, v in store.items().items()},
+        "live_bytes": st.live_bytes, "free_bytes": st.free_bytes,
+        "erase_counts": st.erase_counts, "estimated_remaining_writes": st.remaining_writes,
+    }
+
+
+def decode_log(data: bytes, page_size: int) -> dict[str, Any]:
+    log = LogModel(FlashEmu(page_size, len(data) // page_size, data))
+    return {
+        "pages": log.N, "page_size": log.P, "pages_in_use": len(log.chain()),
+        "records": [r.hex() for r in log.records()],
+        "erase_counts": log.erase_counts(),
+    }

@@ -1,0 +1,244 @@
+// FlashStorage: see FlashStorage.h and docs/storage-format.md. The Python model
+// builder/spareflash/storage/store.py takes the same decisions; tests compare the two byte for byte.
+#include "FlashStorage.h"
+
+#include <string.h>
+
+#define SF_STORE_MAGIC 0xA5
+#define SF_REC_OVERHEAD 4  // key, len, crc16
+
+#ifdef SPAREFLASH_SINGLE_WRITE
+#define SF_SINGLE 1
+#else
+#define SF_SINGLE 0
+#endif
+
+static sf_faddr_t storage_start() {
+#ifdef SPAREFLASH_HOST
+  return sf_host_storage_start();
+#else
+  return (sf_faddr_t)sf_storage_start();
+#endif
+}
+static sf_faddr_t storage_end() {
+#ifdef SPAREFLASH_HOST
+  return sf_host_storage_end();
+#else
+  return (sf_faddr_t)sf_storage_end();
+#endif
+}
+
+uint8_t FlashStorage::max_value() const {
+  uint16_t m = SF_PAGE_SIZE - SF_HDR - SF_REC_OVERHEAD;
+  return m < SPAREFLASH_MAX_VALUE ? (uint8_t)m : SPAREFLASH_MAX_VALUE;
+}
+
+void FlashStorage::mount() {
+  int16_t h = find_head();
+  drain_off_ = SF_HDR;
+  if (h < 0) {  // empty region: the first record starts page 0 with seq 0
+    head_ = pages_ - 1;
+    head_seq_ = 0xFFFF;
+    oldest_ = 0;
+    head_off_ = SF_PAGE_SIZE;
+    return;
+  }
+  head_ = (uint8_t)h;
+  head_seq_ = seq(head_);
+  uint16_t span = head_seq_ - sf_rd16(page_addr(head_) + 2);
+  if (span >= pages_) span = pages_ - 1;  // a corrupt `oldest` cannot make the chain longer than the ring
+  oldest_ = head_seq_ - span;
+  // Single-write builds never add to a page that has been programmed (format()'s empty header included).
+  head_off_ = SF_SINGLE ? SF_PAGE_SIZE : scan_end(head_);
+}
+
+sf_status_t FlashStorage::begin() {
+  if (!attach(storage_start(), storage_end(), SF_STORE_MAGIC) || pages_ < 2) {
+    pages_ = 0;
+    return SF_ERR_NO_REGION;
+  }
+  mount();
+  return sf_flash_begin();
+}
+
+uint8_t FlashStorage::rec_size(sf_faddr_t page, uint16_t off) const {
+  if (off + SF_REC_OVERHEAD > SF_PAGE_SIZE) return 0;
+  sf_faddr_t a = page + off;
+  if (sf_rd(a) == SF_KEY_END) return 0;
+  uint8_t n = sf_rd(a + 1);
+  if (n > max_value() || off + SF_REC_OVERHEAD + n > SF_PAGE_SIZE) return 0;
+  return SF_REC_OVERHEAD + n;
+}
+
+bool FlashStorage::rec_ok(sf_faddr_t a) const {
+  uint8_t n = sf_rd(a + 1);
+  return sf_crc16_flash(0xFFFF, a, 2 + n) == sf_rd16(a + 2 + n);
+}
+
+uint16_t FlashStorage::scan_end(uint8_t p) const {
+  sf_faddr_t pa = page_addr(p);
+  uint16_t o = SF_HDR;
+  uint8_t s;
+  while ((s = rec_size(pa, o)) != 0) o += s;
+  return (o < SF_PAGE_SIZE && blank(p, o)) ? o : SF_PAGE_SIZE;
+}
+
+// Newest record of key with a good CRC: pages newest first; inside a page the last good match wins. Only key
+// bytes are read until a key matches, so a full 4 KB region costs about 1/4 of its bytes in LPM reads.
+sf_faddr_t FlashStorage::latest(uint8_t key) const {
+  uint16_t n = used();
+  uint16_t s = head_seq_;
+  for (uint16_t i = 0; i < n; i++, s--) {
+    uint8_t p = page_of_seq(s);
+    if (!chain_ok(p, s)) continue;
+    sf_faddr_t pa = page_addr(p);
+    sf_faddr_t found = 0;
+    uint16_t o = SF_HDR;
+    uint8_t sz;
+    while ((sz = rec_size(pa, o)) != 0) {
+      if (sf_rd(pa + o) == key && rec_ok(pa + o)) found = pa + o;
+      o += sz;
+    }
+    if (found) return found;
+  }
+  return 0;
+}
+
+sf_status_t FlashStorage::append(const uint8_t *rec, uint8_t n, uint8_t *ops) {
+  if (head_off_ + n <= SF_PAGE_SIZE) {
+    (*ops)++;
+    return write_rec(rec, n);
+  }
+  if (used() >= pages_) return SF_ERR_FULL;
+  return start_page(oldest_, rec, n, ops);
+}
+
+// Garbage collection, a few page operations at a time: while fewer than `reserve` pages are free, copy the
+// live records of the oldest page to the head; when none is left the oldest page is free (it is erased only
+// when the head reaches it, so a power cut never loses a record that still counts).
+void FlashStorage::gc(uint8_t budget) {
+  uint8_t reserve = pages_ >= 4 ? 2 : 1;
+  uint32_t loops = 0, limit = (uint32_t)pages_ * SF_PAGE_SIZE;
+  while (budget > 0 && loops < limit) {
+    loops++;
+    uint16_t u = used();
+    if (pages_ - u >= reserve || u <= 1) return;
+    uint8_t op = page_of_seq(oldest_);
+    sf_faddr_t pa = page_addr(op);
+    uint8_t size = chain_ok(op, oldest_) ? rec_size(pa, drain_off_) : 0;
+    if (!size) {
+      oldest_++;
+      drain_off_ = SF_HDR;
+      continue;
+    }
+    sf_faddr_t a = pa + drain_off_;
+    // Live: a value (not a tombstone: nothing older than the oldest page needs hiding) that is the newest
+    // good record of its key.
+    if (sf_rd(a + 1) != 0 && rec_ok(a) && latest(sf_rd(a)) == a) {
+      if (head_off_ + size > SF_PAGE_SIZE && (!SF_SINGLE || pages_ - u < 1 || budget < 2)) return;
+      uint8_t buf[SF_REC_OVERHEAD + SPAREFLASH_MAX_VALUE];
+      for (uint8_t i = 0; i < size; i++) buf[i] = sf_rd(a + i);
+      uint8_t ops = 0;
+      if (append(buf, size, &ops)) return;
+      budget = ops >= budget ? 0 : budget - ops;
+    }
+    drain_off_ += size;
+  }
+}
+
+sf_status_t FlashStorage::write(uint8_t key, const void *data, uint8_t n) {
+  uint8_t rec[SF_REC_OVERHEAD + SPAREFLASH_MAX_VALUE];
+  rec[0] = key;
+  rec[1] = n;
+  memcpy(rec + 2, data, n);
+  uint16_t crc = sf_crc16_ram(0xFFFF, rec, 2 + n);
+  rec[2 + n] = (uint8_t)crc;
+  rec[3 + n] = (uint8_t)(crc >> 8);
+  uint8_t ops = 0;
+  sf_status_t st = append(rec, n + SF_REC_OVERHEAD, &ops);
+  if (st) return st;
+  // The new record is durable before any garbage collection starts. Worst case per put: new page (erase +
+  // write) + one copy = 3 page operations.
+  gc(SF_SINGLE ? (uint8_t)(2 * pages_ > 255 ? 255 : 2 * pages_) : (uint8_t)(3 - ops));
+  return SF_OK;
+}
+
+sf_status_t FlashStorage::putBytes(uint8_t key, const void *data, uint8_t n) {
+  if (!pages_) return SF_ERR_NOT_BEGUN;
+  if (key == SF_KEY_END) return SF_ERR_ARG;
+  if (n == 0 || n > max_value()) return SF_ERR_TOO_LARGE;
+  return write(key, data, n);
+}
+
+uint8_t FlashStorage::sizeOf(uint8_t key) const {
+  if (!pages_ || key == SF_KEY_END) return 0;
+  sf_faddr_t a = latest(key);
+  return a ? sf_rd(a + 1) : 0;
+}
+
+sf_status_t FlashStorage::getBytes(uint8_t key, void *data, uint8_t n) const {
+  if (!pages_) return SF_ERR_NOT_BEGUN;
+  sf_faddr_t a = key == SF_KEY_END ? 0 : latest(key);
+  if (!a || sf_rd(a + 1) == 0) return SF_ERR_NOT_FOUND;
+  if (sf_rd(a + 1) != n) return SF_ERR_ARG;
+  uint8_t *d = (uint8_t *)data;
+  for (uint8_t i = 0; i < n; i++) d[i] = sf_rd(a + 2 + i);
+  return SF_OK;
+}
+
+bool FlashStorage::contains(uint8_t key) const { return sizeOf(key) != 0; }
+
+sf_status_t FlashStorage::remove(uint8_t key) {
+  if (!pages_) return SF_ERR_NOT_BEGUN;
+  if (key == SF_KEY_END) return SF_ERR_ARG;
+  if (!contains(key)) return SF_OK;
+  return write(key, 0, 0);  // a tombstone: len 0
+}
+
+sf_status_t FlashStorage::format() {
+  if (!pages_) return SF_ERR_NOT_BEGUN;
+  // Keep the wear history: page 0's fresh header carries the highest erase count seen.
+  uint16_t ec = 0;
+  for (uint8_t p = 0; p < pages_; p++)
+    if (hdr_valid(p) && sf_rd16(page_addr(p) + 4) > ec) ec = sf_rd16(page_addr(p) + 4);
+  sf_status_t st = erase_all();
+  if (st) return st;
+  if (ec != 0xFFFF) ec++;
+  uint8_t hdr[SF_HDR] = {0, 0, 0, 0, (uint8_t)ec, (uint8_t)(ec >> 8), 0, 0};
+  uint16_t crc = sf_crc16_ram(sf_crc16_update(0xFFFF, SF_STORE_MAGIC), hdr, 6);
+  hdr[6] = (uint8_t)crc;
+  hdr[7] = (uint8_t)(crc >> 8);
+  st = sf_flash_program(page_addr(0), hdr, SF_HDR);
+  mount();
+  return st;
+}
+
+sf_status_t FlashStorage::stats(FlashStorageStats &out) const {
+  if (!pages_) return SF_ERR_NOT_BEGUN;
+  uint16_t live = 0, count = 0;
+  for (uint8_t k = 0; k < SF_KEY_END; k++) {
+    uint8_t n = sizeOf(k);
+    if (n) {
+      live += SF_REC_OVERHEAD + n;
+      count++;
+    }
+  }
+  uint16_t mn = 0xFFFF, mx = 0;
+  uint32_t left = 0;
+  for (uint8_t p = 0; p < pages_; p++) {
+    uint16_t e = eraseCount(p);
+    if (e < mn) mn = e;
+    if (e > mx) mx = e;
+    if (e < SF_ENDURANCE) left += SF_ENDURANCE - e;
+  }
+  uint16_t avg = count ? live / count : SF_REC_OVERHEAD + 4;
+  out.pages = pages_;
+  out.pageSize = SF_PAGE_SIZE;
+  out.liveBytes = live;
+  out.liveRecords = count;
+  out.freeBytes = (SF_PAGE_SIZE - head_off_) + (uint16_t)(pages_ - used()) * (SF_PAGE_SIZE - SF_HDR);
+  out.minErase = mn;
+  out.maxErase = mx;
+  out.remainingWrites = left * ((SF_PAGE_SIZE - SF_HDR) / avg);
+  return SF_OK;
+}

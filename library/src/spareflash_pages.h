@@ -1,0 +1,74 @@
+// Page-ring helpers shared by FlashStorage and FlashLog: the 8-byte page header, the newest-page search and
+// erase-count bookkeeping of docs/storage-format.md ("Page header", "Finding the head", "Erase counts").
+// Internal to the library; sketches include SpareFlash.h.
+#ifndef SPAREFLASH_PAGES_H
+#define SPAREFLASH_PAGES_H
+
+#include <stdint.h>
+
+#ifdef SPAREFLASH_HOST
+#include "sf_host.h"  // tests/host: the same C interface over an emulated flash
+#else
+#include <avr/pgmspace.h>
+#include "spareflash_flash.h"
+#endif
+#include "spareflash_crc.h"
+
+// Flash addresses inside the library: 16 bit where flash fits in 64 KB (smaller, faster code), else 32 bit.
+#if defined(SPAREFLASH_HOST) || FLASHEND > 0xFFFF
+typedef uint32_t sf_faddr_t;
+#else
+typedef uint16_t sf_faddr_t;
+#endif
+
+#define SF_HDR 8          // page header bytes: seq, oldest, erase count, crc (u16 each, little endian)
+#define SF_KEY_END 0xFF   // an erased byte where a record would start ends a page's records
+#define SF_ENDURANCE 10000UL
+
+// Flash reads inline (LPM / ELPM): the record scans read every key byte of the region, and a function call
+// per byte would double the worst get() time.
+static inline uint8_t sf_rd(sf_faddr_t a) {
+#if defined(SPAREFLASH_HOST)
+  return sf_flash_read_byte(a);
+#elif FLASHEND > 0xFFFF
+  return pgm_read_byte_far(a);
+#else
+  return pgm_read_byte(a);
+#endif
+}
+
+uint16_t sf_rd16(sf_faddr_t a);
+uint16_t sf_crc16_flash(uint16_t crc, sf_faddr_t a, uint16_t n);
+
+class SfPages {
+ public:
+  uint8_t pageCount() const { return pages_; }
+
+ protected:
+  sf_faddr_t base_;
+  uint8_t pages_;     // 0 until begin() found a usable region
+  uint8_t magic_;     // fed into the header CRC: storage and log pages never pass for each other
+  uint8_t head_;      // newest page
+  uint16_t head_seq_; // its sequence number (0xFFFF and head_ = pages_-1 when the region is empty)
+  uint16_t head_off_; // where the next record goes in the head page; SF_PAGE_SIZE = closed
+
+  sf_faddr_t page_addr(uint8_t p) const { return base_ + (sf_faddr_t)p * SF_PAGE_SIZE; }
+  bool attach(sf_faddr_t start, sf_faddr_t end, uint8_t magic);
+  bool hdr_valid(uint8_t p) const;
+  uint16_t seq(uint8_t p) const { return sf_rd16(page_addr(p)); }
+  int16_t find_head() const;
+  bool blank(uint8_t p, uint16_t from) const;
+  uint16_t next_erase_count(uint8_t p) const;
+  uint8_t page_of_seq(uint16_t s) const;
+  bool chain_ok(uint8_t p, uint16_t s) const { return hdr_valid(p) && seq(p) == s; }
+  // Erase page p if it is not blank, then program header + rec in one page write; the new head.
+  sf_status_t start_page(uint16_t oldest, const uint8_t *rec, uint8_t n, uint8_t *ops);
+  // Program rec at head_off_ (caller checked it fits).
+  sf_status_t write_rec(const uint8_t *rec, uint8_t n);
+  sf_status_t erase_all();
+
+ public:
+  uint16_t eraseCount(uint8_t p) const { return (p < pages_ && hdr_valid(p)) ? sf_rd16(page_addr(p) + 4) : 0; }
+};
+
+#endif  // SPAREFLASH_PAGES_H

@@ -11,7 +11,10 @@ from typing import Any
 from .errors import SpareFlashError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LIBRARY_JSON = REPO_ROOT / "library.json"
+# library.json ships inside the package (spareflash/data/library.json links to the repo's in a checkout).
+LIBRARY_JSON = Path(__file__).parent / "data" / "library.json"
+if not LIBRARY_JSON.is_file():
+    LIBRARY_JSON = REPO_ROOT / "library.json"
 
 # Arduino library specification 1.5: the categories the IDE accepts.
 ARDUINO_CATEGORIES = ("Display", "Communication", "Signal Input/Output", "Sensors", "Device Control", "Timing",

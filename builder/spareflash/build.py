@@ -27,10 +27,26 @@ from .errors import SpareFlashError, ToolchainError
 from .plan import Layout, PlanConfig, plan
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LIBRARY_DIR = REPO_ROOT / "library"
+# The C++ library ships inside the package (spareflash/data/library, a link to the repo's library/ in a
+# checkout, real files in a wheel), so `build_sketch` works from `pip install .` too.
+LIBRARY_DIR = (Path(__file__).parent / "data" / "library").resolve()
+if not (LIBRARY_DIR / "src").is_dir():
+    LIBRARY_DIR = REPO_ROOT / "library"
 LIBRARY_SRC = LIBRARY_DIR / "src"
 TINYCORE_DIR = LIBRARY_DIR / "tinycore"
-DEFAULT_BUILD_ROOT = REPO_ROOT / ".build"
+
+
+def _default_build_root() -> Path:
+    """.build/ in a checkout (gitignored); the user's cache dir for an installed package; $SPAREFLASH_BUILD_DIR wins."""
+    env = os.environ.get("SPAREFLASH_BUILD_DIR")
+    if env:
+        return Path(env)
+    if (REPO_ROOT / "library.json").is_file() and (REPO_ROOT / "builder").is_dir():
+        return REPO_ROOT / ".build"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "spareflash"
+
+
+DEFAULT_BUILD_ROOT = _default_build_root()
 
 ARDUINO_HARDWARE = Path("/usr/share/arduino/hardware")
 ARDUINO_BUILDER_HARDWARE = Path("/usr/share/arduino-builder")

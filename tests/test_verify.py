@@ -190,3 +190,25 @@ def test_verify_names_the_mcu_from_the_device_note_when_mcu_is_omitted(tmp_path:
     proc = subprocess.run([sys.executable, "-m", "spareflash.cli", "verify", str(hex_of(elf))], capture_output=True,
                           text=True)
     assert proc.returncode == 2 and "mcu-required" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# ---- real sketches with the SpareFlash library -----------------------------------------------------------------
+@needs_gcc
+@pytest.mark.parametrize("board,mcu,backend", [("uno", "atmega328p", "bootstub"), ("uno", "atmega328p", "optiboot"),
+                                               ("attiny85", "attiny85", "direct")])
+def test_a_real_sketch_with_the_library_passes_every_rule(board: str, mcu: str, backend: str) -> None:
+    build_mod = pytest.importorskip("spareflash.build")
+    from spareflash.plan import PlanConfig
+
+    cfg = PlanConfig(mcu, backend=backend, board=board if board in get_chip(mcu).boards else None)
+    res = build_mod.build_sketch(Path(__file__).parent / "mutations" / "sketch_counter", board=board, plan_config=cfg)
+    for image in (res.elf, res.hex):
+        result = verify_image(image, res.layout)
+        assert result.ok, [str(v) for v in result.violations]
+    spm = spm_addresses(load_image(res.hex).flash(res.layout.chip.flash_size))
+    if backend == "bootstub":  # the library's stub is linked in, at the boot section, and holds the SPM
+        assert spm and all(a >= res.layout.boot_start for a, _ in spm)
+    elif backend == "direct":
+        assert spm, "the direct backend's SPM routine is in the application"
+    else:
+        assert not spm

@@ -13,33 +13,25 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "firmware" / "backends"))
 
-from fwbuild import build_firmware, section_size, symbol_address, with_boot_code, with_bootsz  # noqa: E402
+from fwbuild import (  # noqa: E402
+    LIBRARY_STATUSES,
+    SF_ERR_ARG,
+    SF_ERR_NO_BACKEND,
+    SF_ERR_VERIFY,
+    SF_OK,
+    STUB_STATUSES,
+    build_firmware,
+    check_flash_after_accepted_run,
+    needs_sim,
+    run,
+    section_size,
+    symbol_address,
+    with_boot_code,
+    with_bootsz,
+)
 
 from spareflash.chips import get_chip  # noqa: E402
 from spareflash.plan import BOOTSTUB_MAX_BYTES, PlanConfig, plan  # noqa: E402
-
-SF_OK, SF_ERR_NO_BACKEND, SF_ERR_FENCE, SF_ERR_VERIFY, SF_ERR_ALIGN, SF_ERR_ARG = 0, 1, 2, 3, 4, 8
-
-# What fence_main.c reports through the library (same for every backend once sf_flash_begin() succeeded) ...
-LIBRARY_STATUSES = [SF_OK, SF_OK, SF_OK, SF_OK, SF_ERR_VERIFY, SF_ERR_FENCE, SF_ERR_FENCE, SF_ERR_FENCE,
-                    SF_ERR_FENCE, SF_ERR_ALIGN, SF_ERR_ALIGN, SF_ERR_ARG, SF_OK]
-# ... and from the stub called directly: page 0 (erase, write), an app page, the last app page, the byte below
-# the regions, the stub's page, the last boot page, 0x8000, 0xFFFFFFFF: refused; the first storage page: done.
-STUB_STATUSES = [SF_ERR_FENCE] * 9 + [SF_OK]
-
-REC1 = bytes([0x11, 0x22, 0x33, 0x44, 0x55])
-REC2 = bytes([0xA0, 0xA1, 0xA2])
-
-
-def sim_available() -> bool:
-    try:
-        import yasimavr  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-needs_sim = pytest.mark.skipif(not sim_available(), reason="yasimavr not installed")
 
 
 @pytest.mark.parametrize("mcu", ["atmega328p", "atmega168p", "atmega88p", "atmega32u4", "atmega2560"])
@@ -56,44 +48,6 @@ def test_bootstub_size_figures() -> None:
     """The measured sizes (docs/backends.md quotes them): 16-bit fence 54 bytes, 24-bit fence (RAMPZ) 64."""
     assert section_size(build_firmware(plan(PlanConfig("atmega328p"))), ".spareflash_bootstub") == 54
     assert section_size(build_firmware(plan(PlanConfig("atmega2560"))), ".spareflash_bootstub") == 64
-
-
-def flash_with_filled_storage(fw_flash: bytes, start: int, size: int, fill: int = 0x00) -> bytes:
-    """The firmware's flash image with the storage region pre-programmed, so that an erase is visible."""
-    image = bytearray(fw_flash)
-    image[start:start + size] = bytes([fill]) * size
-    return bytes(image)
-
-
-def run(elf: Path, layout, fuses, *, strict: bool, mcu: str = "atmega328p", fill_storage: bool = True):
-    from spareflash.sim import Simulator, load_firmware
-
-    fw = load_firmware(elf)
-    chip = get_chip(mcu)
-    image = fw.flash + b"\xff" * (chip.flash_size - len(fw.flash))
-    if fill_storage:
-        image = flash_with_filled_storage(image, layout.storage.start, 2 * chip.page_size)
-    sim = Simulator(elf, mcu, fuses=fuses, flash_in=image, strict_spm=strict)
-    result = sim.run(max_cycles=30_000_000)
-    return sim, result, image
-
-
-def check_flash_after_accepted_run(sim, image: bytes, layout, *, stub_erased_first_page: bool) -> None:
-    page = layout.chip.page_size
-    s = layout.storage.start
-    after = sim.flash
-    # nothing outside the two storage pages changed: page 0, the application, the boot section
-    assert after[:s] == image[:s]
-    assert after[s + 2 * page:] == image[s + 2 * page:]
-    # first storage page: erased by the stub (bootstub) or untouched
-    assert after[s:s + page] == (b"\xff" * page if stub_erased_first_page else image[s:s + page])
-    # second storage page: erased, a record at +3, an append at +8, then the failed re-program (A0 & 11 = 00)
-    p1 = after[s + page:s + 2 * page]
-    expected = bytearray(b"\xff" * page)
-    expected[3:8] = REC1
-    expected[8:11] = REC2
-    expected[8] = REC2[0] & REC1[0]
-    assert p1 == bytes(expected)
 
 
 @needs_sim

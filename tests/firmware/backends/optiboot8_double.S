@@ -41,5 +41,7 @@ do_spm:
 2:      ret
 
         .section .testbootver, "a", @progbits
+        .global optiboot_double_version
+optiboot_double_version:
         .byte   0       ; minor
         .byte   8       ; major

@@ -45,6 +45,8 @@ do_spm:
         ret
 
         .section .testboottab, "a", @progbits
+        .global urboot_double_table
+urboot_double_table:
         .byte   1                       ; numblpags (unused here)
         .byte   0                       ; vblvecnum: not a vector bootloader
         rjmp    pgm_write_page

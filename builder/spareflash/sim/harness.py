@@ -289,6 +289,9 @@ class Simulator:
         # reads 0xFF. The same option makes a refused SPM a silent no-op (as on silicon): with strict_spm the
         # harness turns the model's "locked flash address" error into a crash itself (_on_log).
         dev.set_option(core.Device.Option.IgnoreBadCpuLPM, True)
+        # with this option the model stops on a SLEEP or an endless jump-to-itself loop with interrupts off
+        # (both can never end); _result tells the two apart from the model's log
+        dev.set_option(core.Device.Option.InfiniteLoopDetect, True)
 
         # yasimavr keeps a pointer to the block bytes: hold them for the simulator's lifetime
         self._image = bytes(image)
@@ -532,14 +535,24 @@ class Simulator:
         marker = None
         if state == core.Device.State.Crashed:
             reason, message = "crash", self._crash_message()
+        elif state == core.Device.State.Done and self._at_jump_to_self():
+            # e.g. main() returned into avr-libc's "cli; rjmp ." or sleep_cpu() without sleep_enable()
+            reason = "budget"
+            message = (f"the firmware loops forever with interrupts off at cycle {cyc} (a run ends with "
+                       "sleep_enable(); cli(); sleep_cpu();)")
         elif state == core.Device.State.Done:
             reason, message = "sleep", f"firmware slept with interrupts off at cycle {cyc}"
         elif state == core.Device.State.Break and self._marker_hit is not None:
             marker = self._marker_hit
             reason, message = "marker", f"stopped at marker {marker.value} (cycle {marker.cycle})"
-        elif state == core.Device.State.Sleeping and (max_cycles is None or cyc - start < max_cycles):
+        elif state == core.Device.State.Sleeping:
+            # yasimavr fast-forwards a jump-to-itself loop as a "pseudo sleep"
+            if self.device.sleep_mode() == core.SleepMode.Pseudo:
+                what = "is stuck in an endless loop"
+            else:
+                what = "sleeps with interrupts enabled and nothing woke it"
             reason = "budget"
-            message = f"firmware sleeps with interrupts enabled and nothing can wake it (cycle {cyc})"
+            message = f"the firmware {what} (cycle {cyc}{f', budget {max_cycles}' if max_cycles else ''})"
         else:
             reason = "budget"
             message = f"cycle budget of {max_cycles} cycles ran out at cycle {cyc} without the firmware ending"
@@ -550,16 +563,24 @@ class Simulator:
             self._ended = res
         return res
 
+    def _at_jump_to_self(self) -> bool:
+        """True when the model stopped on an endless `rjmp .-2` (0xCFFF) rather than on a SLEEP."""
+        pc = int(self.probe.read_pc())
+        if not 2 <= pc <= self.chip.flash_size - 2:
+            return False
+        before, here = bytes(self._flash_nvm.read(pc - 2, 2)), bytes(self._flash_nvm.read(pc, 2))
+        return before != b"\x88\x95" and here == b"\xff\xcf"  # not just after a SLEEP (0x9588)
+
     def _crash_message(self) -> str:
         errors = [e for e in self._log.errors() if not e.startswith("MCU crash") and not e.startswith("CPU crash")]
         cause = next((nice for key, nice in _CRASH_CAUSES for e in errors if key.lower() in e.lower()), None)
-        try:
-            pc = f" at PC 0x{self.probe.read_pc():04X}"
-        except Exception:  # noqa: BLE001 - the probe is best effort on a crashed model
-            pc = ""
-        detail = "; ".join(errors) or "the model gave no reason"
-        head = cause or (errors[0] if errors else "crash")
-        return f"crash{pc} (cycle {self.cycle}): {head}" + (f" ({detail})" if cause else "")
+        pc_value = int(self.probe.read_pc())
+        pc = f" at PC 0x{pc_value:04X}"
+        if cause is None and pc_value >= self.chip.flash_size:
+            cause = "the program counter ran past the end of flash (executing erased flash?)"
+        head = cause or (errors[0] if errors else "the model gave no reason")
+        detail = f" ({'; '.join(errors)})" if cause and errors else ""
+        return f"crash{pc} (cycle {self.cycle}): {head}{detail}"
 
     # -- captured output ----------------------------------------------------------------------------------------
 

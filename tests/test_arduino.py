@@ -207,3 +207,18 @@ def test_hook_refuses_a_plan_for_another_mcu(capsys: pytest.CaptureFixture[str],
     assert not (tmp_path / "f.o").exists()
     # with no plan chosen the hook does nothing
     assert cli_main(["arduino", "hook", "--build-mcu", "atmega168", "--elf", "/nonexistent.elf"]) == 0
+
+
+def test_platform_dir_prefers_arduino_cli_newest_version(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spareflash.arduino import DEBIAN_PLATFORM_DIR, find_platform_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("ARDUINO_DIRECTORIES_DATA", raising=False)
+    assert find_platform_dir() == DEBIAN_PLATFORM_DIR
+    data = tmp_path / "data"
+    for version in ("1.8.6", "1.8.10"):
+        d = data / "packages" / "arduino" / "hardware" / "avr" / version
+        d.mkdir(parents=True)
+        (d / "platform.txt").write_text("name=Arduino AVR Boards\n")
+    monkeypatch.setenv("ARDUINO_DIRECTORIES_DATA", str(data))
+    assert find_platform_dir() == data / "packages" / "arduino" / "hardware" / "avr" / "1.8.10"

@@ -94,8 +94,10 @@ def _run(cmd: Sequence[str], what: str) -> str:
 def _link_error(out: str) -> str:
     m = re.search(r"prohibited cross reference from (\S+) to `([^']+)' in (\S+)", out)
     if m:
-        return (f"cross-reference: segment {m.group(1)} references {m.group(2)} in segment {m.group(3)} "
-                "directly; put the two segments in different source files so the call goes through a stub")
+        src, sym, dst = (g[len(SEGMENT_PREFIX):] if g.startswith(SEGMENT_PREFIX) else g for g in m.groups())
+        what = "code" if sym == dst else sym[len(IMPL_PREFIX):] if sym.startswith(IMPL_PREFIX) else sym
+        return (f"cross-reference: segment {src} references {what} of segment {dst} directly; put the two "
+                "segments in different source files so the call goes through a stub")
     lines = [ln for ln in out.splitlines() if "error" in ln.lower() or "undefined" in ln.lower()]
     return "link: " + (lines[0].strip() if lines else out.strip().splitlines()[-1] if out.strip() else "failed")
 

@@ -1,0 +1,189 @@
+"""Overlays on the simulated ATmega328P + W25Q32-like SPI NOR: OverlayBasics built with the real toolchain.
+
+The expected outputs are computed here in Python; the same functions must give them whether their segment was
+just loaded, was resident from before a reset, or was reloaded after a power cut in the middle of a load.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from pathlib import Path
+
+import pytest
+
+from spareflash.overlay.build import OverlayBuild, OverlayBuildError, build_overlays
+from spareflash.overlay.format import HEADER_SIZE, crc32
+from spareflash.plan import PlanConfig
+from spareflash.sim import Simulator, run_with_power_cut
+from spareflash.sim.spinor import SpiNorFlash
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / ".build" / "tests" / "overlay"
+MCU = "atmega328p"
+CONFIG = PlanConfig(MCU, overlay_slots=2, slot_bytes=512)
+SF_ERR_OVERLAY_CRC, SF_ERR_OVERLAY_IMAGE = 0x41, 0x44
+CYCLES = 60_000_000
+END_MARKER = 0xFE  # the example writes it to GPIOR0 just before cli(); sleep_cpu();
+
+
+def fib(n: int) -> int:
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+
+
+def checksum(s: str) -> int:
+    v = 0
+    for ch in s.encode():
+        v = (((v << 1) | (v >> 15)) & 0xFFFF) ^ ch
+    return v
+
+
+EXPECTED = {"fib24": fib(24), "gcd": math.gcd(1071, 462), "checksum": checksum("SpareFlash"),
+            "fib_digits40": len(str(fib(40))), "fib30": fib(30)}
+
+
+@pytest.fixture(scope="module")
+def basics() -> OverlayBuild:
+    return build_overlays(sorted((ROOT / "examples" / "OverlayBasics").glob("*.cpp")), CONFIG, BUILD / "basics")
+
+
+def parse(text: str) -> dict[str, int]:
+    return {k: int(v) for k, v in (ln.split("=") for ln in text.splitlines() if "=" in ln)}
+
+
+def boot(fw: OverlayBuild, nor_image: bytes, flash_in: bytes | None = None) -> tuple[Simulator, dict[str, int]]:
+    sim = Simulator(fw.elf, MCU, peripherals=[SpiNorFlash(nor_image)], flash_in=flash_in)
+    res = sim.run(max_cycles=CYCLES, stop_on_marker=END_MARKER)
+    assert res.reason in ("sleep", "marker"), res.message
+    return sim, parse(sim.serial_text)
+
+
+def results(out: dict[str, int]) -> dict[str, int]:
+    return {k: out[k] for k in EXPECTED if k in out}
+
+
+def test_segments_load_on_first_call_and_give_the_python_results(basics: OverlayBuild) -> None:
+    sim, out = boot(basics, basics.overlays_bin.read_bytes())
+    assert out["begin"] == 0 and out["resident_math"] == 0 and out["resident_text"] == 0
+    assert results(out) == EXPECTED  # fib_digits40 calls math from text: through the stub
+    assert out["loads"] == 2
+    writes = [op for op in sim.page_ops if op.kind == "write"]
+    assert writes and all(basics.layout.slots.start <= op.page < basics.layout.slots.end for op in sim.page_ops)
+
+
+def test_after_a_reset_resident_segments_run_without_any_erase(basics: OverlayBuild) -> None:
+    first, _ = boot(basics, basics.overlays_bin.read_bytes())
+    sim, out = boot(basics, basics.overlays_bin.read_bytes(), flash_in=first.flash)
+    assert out["resident_math"] == 1 and out["resident_text"] == 1
+    assert results(out) == EXPECTED
+    assert sim.page_ops == [] and out["loads"] == 0
+
+
+def _resign_header(data: bytearray) -> bytes:
+    struct.pack_into("<I", data, HEADER_SIZE - 4, crc32(bytes(data[:HEADER_SIZE - 4])))
+    return bytes(data)
+
+
+def _corruptions(good: bytes) -> dict[str, tuple[bytes, int | None]]:
+    """name -> (NOR contents, status begin() must return or None when only the load may notice)."""
+    wrong_mcu = bytearray(good)
+    wrong_mcu[8:11] = bytes((0x1E, 0x93, 0x0B))  # ATtiny85
+    wrong_geo = bytearray(good)
+    struct.pack_into("<I", wrong_geo, 16, 1024)
+    first_code = struct.unpack_from("<I", good, HEADER_SIZE + 8)[0]  # segment 0 (called first), slot 0
+    code = bytearray(good)
+    code[first_code + 5] ^= 0x40
+    return {
+        "segment-crc": (bytes(code), None),
+        "truncated": (good[: first_code + 10], None),
+        "header-crc": (good[:36] + b"\x00" + good[37:], SF_ERR_OVERLAY_CRC),  # a reserved byte
+        "wrong-mcu": (_resign_header(wrong_mcu), SF_ERR_OVERLAY_IMAGE),
+        "wrong-geometry": (_resign_header(wrong_geo), SF_ERR_OVERLAY_IMAGE),
+        "blank-chip": (b"\xff" * 4096, None),
+    }
+
+
+CASES = ["segment-crc", "truncated", "header-crc", "wrong-mcu", "wrong-geometry", "blank-chip"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_images_are_refused_before_any_erase_and_resident_segments_still_run(basics: OverlayBuild,
+                                                                                  case: str) -> None:
+    good = basics.overlays_bin.read_bytes()
+    nor, begin_status = _corruptions(good)[case]
+    first, _ = boot(basics, good)
+    # resident from before: every call still works, nothing is erased
+    sim, out = boot(basics, nor, flash_in=first.flash)
+    assert results(out) == EXPECTED and sim.page_ops == []
+    if begin_status is not None:
+        assert out["begin"] == begin_status
+    # fresh chip: the load is refused (error hook prints the status), no page is touched
+    sim, out = boot(basics, nor)
+    assert sim.page_ops == []
+    assert out["overlay_error"] != 0 and out["segment"] == 0 and "fib24" not in out
+
+
+def _cut_points(fw: OverlayBuild, n: int) -> list[int]:
+    sim, _ = boot(fw, fw.overlays_bin.read_bytes())
+    start, end = sim.page_ops[0].start - 2000, sim.page_ops[-1].end + 2000
+    return [start + (end - start) * i // (n - 1) for i in range(n)]
+
+
+def _cut_and_reboot(fw: OverlayBuild, cut: int, seed: int) -> None:
+    good = fw.overlays_bin.read_bytes()
+    res = run_with_power_cut(fw.elf, MCU, cut, seed, peripherals=[SpiNorFlash(good)])
+    sim, out = boot(fw, good, flash_in=res.flash)
+    assert results(out) == EXPECTED, f"cut at {cut} (torn page {res.torn_page})"
+    # a second reboot finds everything resident: the reload was complete
+    sim2, out2 = boot(fw, good, flash_in=sim.flash)
+    assert sim2.page_ops == [] and out2["resident_math"] == 1 and out2["resident_text"] == 1
+
+
+def test_power_cuts_during_loads_end_in_a_correct_reload(basics: OverlayBuild) -> None:
+    for i, cut in enumerate(_cut_points(basics, 8)):
+        _cut_and_reboot(basics, cut, seed=i)
+
+
+@pytest.mark.slow
+def test_power_cut_campaign_120_points(basics: OverlayBuild) -> None:
+    for i, cut in enumerate(_cut_points(basics, 120)):
+        _cut_and_reboot(basics, cut, seed=1000 + i)
+
+
+SEG_A = """#include <Overlay.h>
+int b_twice(int x);
+SPAREFLASH_OVERLAY(a) int a_calls(int x) { return b_twice(x) + 1; }
+"""
+SEG_B_SAME_FILE = SEG_A + "SPAREFLASH_OVERLAY(b) int b_twice(int x) { return 2 * x; }\n"
+MAIN = """#include <Overlay.h>
+int a_calls(int x);
+int main() { return a_calls(3); }
+"""
+
+
+def test_a_direct_reference_between_segments_is_a_build_error_naming_both(tmp_path: Path) -> None:
+    (tmp_path / "seg.cpp").write_text(SEG_B_SAME_FILE)
+    (tmp_path / "main.cpp").write_text(MAIN)
+    with pytest.raises(OverlayBuildError, match=r"^cross-reference: segment a references .* of segment b directly"):
+        build_overlays([tmp_path / "seg.cpp", tmp_path / "main.cpp"], CONFIG, tmp_path / "build")
+
+
+def test_resident_code_calling_a_segment_directly_is_a_build_error(tmp_path: Path) -> None:
+    (tmp_path / "mixed.cpp").write_text("""#include <Overlay.h>
+SPAREFLASH_OVERLAY(a) int seg_f(int x) { return x + 1; }
+int main() { return seg_f(2); }
+""")
+    with pytest.raises(OverlayBuildError, match=r"resident-reference: .* segment a"):
+        build_overlays([tmp_path / "mixed.cpp"], CONFIG, tmp_path / "build")
+
+
+def test_segment_code_is_not_in_the_firmware_image(basics: OverlayBuild) -> None:
+    from intelhex import IntelHex
+    ih = IntelHex(str(basics.hex))
+    slots = basics.layout.slots
+    assert not [a for a in ih.addresses() if slots.start <= a < slots.end]
+    for v in basics.image.variants:
+        assert v.code not in ih.tobinstr(0, ih.maxaddr())

@@ -38,13 +38,17 @@ extern "C" {
 
 // Detect and validate the backend; must return SF_OK before erase/program do anything (they return
 // SF_ERR_NO_BACKEND otherwise). Reads never need it. Safe to call again.
-//   BOOTSTUB: the fuses' boot section must contain the stub (else SF_ERR_BOOT_FUSES) and the lock bits must
-//             allow SPM to the application section (else SF_ERR_LOCK_BITS).
+//   BOOTSTUB: the stub's first instructions (built from this image's fence) must be in flash at
+//             sf_boot_start(), else SF_ERR_NO_BACKEND (e.g. the image was uploaded through a bootloader).
 //   OPTIBOOT: the version word at the top of flash must say Optiboot >= 8 (else SF_ERR_BOOTLOADER_VERSION,
-//             e.g. the Optiboot 4 of a stock Uno) - do_spm is never called blindly.
-//   URBOOT:   the urboot signature at the top of flash must advertise pgm_write_page (else SF_ERR_NO_BACKEND).
+//             e.g. the Optiboot 4.4 of a stock Uno; SF_ERR_NO_BACKEND when erased) - do_spm is never called
+//             blindly. Needs lock bits that let the application read the boot section (docs/backends.md).
+//   URBOOT:   the urboot table at the top of flash must advertise pgm_write_page (else SF_ERR_NO_BACKEND /
+//             SF_ERR_BOOTLOADER_VERSION).
 //   DIRECT:   SF_OK (SELFPRGEN cannot be read back on the ATtiny; an unprogrammed fuse shows up as
-//             SF_ERR_VERIFY on the first erase).
+//             SF_ERR_VERIFY on the first program).
+// Fuses (BOOTSZ) are not checked: an SPM routine below the boot section is ignored by the chip, which the
+// verify after every erase/program reports as SF_ERR_VERIFY.
 sf_status_t sf_flash_begin(void);
 
 // The backend compiled in (SPAREFLASH_BACKEND_*).
@@ -61,8 +65,9 @@ sf_status_t sf_flash_erase_page(sf_addr_t page_addr);
 // Program n bytes at addr, all inside one page, WITHOUT erasing: the page buffer is filled with 0xFFFF except
 // the bytes being programmed (a partial word at either end gets 0xFF in its other byte), so the page write's
 // AND-with-old-content leaves every other byte of the page unchanged. No RAM page buffer on bootstub, optiboot
-// and direct (urboot needs one: see docs/backends.md). Bits can only go 1 -> 0; verifies the bytes read back
-// as src & old (SF_ERR_VERIFY otherwise). n == 0 is SF_OK.
+// and direct (urboot needs one: see docs/backends.md). Bits can only go 1 -> 0: programming over bytes that
+// would need a 0 -> 1 bit leaves src & old in flash and returns SF_ERR_VERIFY (the read-back must equal src).
+// n == 0 is SF_OK.
 sf_status_t sf_flash_program(sf_addr_t addr, const void *src, uint16_t n);
 
 #ifdef __cplusplus

@@ -14,7 +14,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("overlay", help="code overlays: build firmware + overlays.bin, inspect images")
     osub = p.add_subparsers(dest="overlay_command", metavar="ACTION")
 
-    b = osub.add_parser("build", help="compile sources with SPAREFLASH_OVERLAY segments; write firmware and overlays.bin")
+    b = osub.add_parser("build", help="compile sources with SPAREFLASH_OVERLAY segments; write firmware + overlays.bin")
     b.add_argument("sources", nargs="+", help="source files or directories (*.c, *.cpp, *.S)")
     b.add_argument("--mcu", default="atmega328p")
     b.add_argument("--slots", type=int, default=2, help="number of overlay slots")

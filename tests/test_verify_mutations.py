@@ -117,6 +117,16 @@ def objcopied(src: Path, *args: str) -> Callable[[Path], Path]:
     return make
 
 
+def objcopied_hex(elf: Path) -> Callable[[Path], Path]:
+    """The HEX objcopy makes when only .eeprom is removed: .fuse/.lock/.signature records above 0x820000."""
+    def make(d: Path) -> Path:
+        dst = d / "firmware.hex"
+        subprocess.run(["avr-objcopy", "-O", "ihex", "-R", ".eeprom", str(elf), str(dst)], check=True,
+                       capture_output=True)
+        return dst
+    return make
+
+
 # ---- the cases ---------------------------------------------------------------------------------------------------
 def cases() -> dict[str, Case]:
     mcu = ["--mcu", M328]
@@ -134,6 +144,7 @@ def cases() -> dict[str, Case]:
                                          [*mcu, "--overlay-slots", "2:512"], "region-dirty"),
         "image-beyond-flash-hex": Case(patched_hex(hex_of(plain), {0x8000: b"\x00\x00"}), mcu,
                                        "image-outside-flash"),
+        "hex-with-fuse-records": Case(objcopied_hex(app), mcu, "image-outside-flash"),
         "stub-below-boot-section": Case(copy(app_elf(ldflags=("-Wl,--section-start=.spareflash_bootstub=0x7C00",),
                                                      fuses=False)), mcu, "stub-outside-boot"),
         "stub-with-bootloader-backend": Case(copy(app_elf(fuses=False, backend="bootstub")),
@@ -239,7 +250,8 @@ def get_case(name: str) -> Case:
 
 CASE_NAMES = [
     "code-over-storage-elf", "code-over-storage-hex", "data-in-storage-hex", "data-in-overlay-slot-hex",
-    "image-beyond-flash-hex", "stub-below-boot-section", "stub-with-bootloader-backend", "spm-in-app-elf",
+    "image-beyond-flash-hex", "hex-with-fuse-records", "stub-below-boot-section", "stub-with-bootloader-backend",
+    "spm-in-app-elf",
     "spm-in-app-hex", "spm-with-optiboot", "spm-outside-library-attiny85", "spm-in-app-atmega2560-hex",
     "wrong-mcu-device-note", "wrong-mcu-elf-arch", "wrong-mcu-signature", "region-not-page-aligned",
     "regions-do-not-fit", "overlay-slots-without-size", "direct-backend-on-mega", "rstdisbl-asked-for",

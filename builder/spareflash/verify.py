@@ -14,7 +14,17 @@ from typing import Callable, Mapping
 
 from .chips import BootSize, Chip
 from .fuses import check_fuses
-from .image import EEPROM_BASE, RAM_BASE, FirmwareImage, Section, load_image, spm_addresses
+from .image import (
+    EEPROM_BASE,
+    FUSE_BASE,
+    LOCK_BASE,
+    RAM_BASE,
+    SIGNATURE_BASE,
+    FirmwareImage,
+    Section,
+    load_image,
+    spm_addresses,
+)
 from .plan import Layout, Region
 
 # Prefixes of the function symbols that may hold SPM with the `direct` backend (ATtiny): the library's flash
@@ -201,8 +211,11 @@ class _Checker:
         app_end = lay.app_end
         for c in img.chunks:
             if c.end > chip.flash_size:
+                space = _address_space(c.start)
+                hint = (f" (avr-objcopy's {space} address space: build the HEX with -R {space}: a flash "
+                        "upload expects flash bytes only)" if space else "")
                 self.add("image-outside-flash", f"{c.section or 'data'} 0x{c.start:X}-0x{c.end:X} is beyond the "
-                         f"end of the {chip.display}'s flash (0x{chip.flash_size:X})")
+                         f"end of the {chip.display}'s flash (0x{chip.flash_size:X}){hint}")
                 continue
             if c.section == STUB_SECTION:
                 self._check_stub(c.start, c.end)
@@ -402,6 +415,15 @@ class _Checker:
         if ee_top > chip.eeprom_size:
             self.add("eeprom-overflow", f".eeprom holds {ee} bytes up to 0x{ee_top:X}, the {chip.display} has "
                      f"{chip.eeprom_size}")
+
+
+def _address_space(addr: int) -> str | None:
+    """The avr-objcopy section whose address space holds `addr` (a HEX made without -R .fuse etc. has them)."""
+    for base, name in ((SIGNATURE_BASE, ".signature"), (LOCK_BASE, ".lock"), (FUSE_BASE, ".fuse"),
+                       (EEPROM_BASE, ".eeprom")):
+        if base <= addr < base + 0x10000:
+            return name
+    return None
 
 
 def _slot_header_size() -> int:

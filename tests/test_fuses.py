@@ -39,9 +39,15 @@ def test_bootstub_fuses_select_the_smallest_boot_section_and_keep_reset_in_the_a
     assert (lock_field(f["lock"], "BLB0"), lock_field(f["lock"], "BLB1")) == (0b11, 0b10)
 
 
-def test_bootloader_backends_keep_the_boards_fuses() -> None:
+def test_bootloader_backends_keep_the_boards_fuses_but_let_the_app_read_the_bootloader() -> None:
     chip = get_chip("atmega328p")
-    assert compute_fuses(chip, "optiboot", base=chip.boards["uno"]) == dict(chip.boards["uno"])
+    for backend in ("optiboot", "urboot"):
+        f = compute_fuses(chip, backend, base=chip.boards["uno"])
+        # clock, BOOTSZ and BOOTRST stay the bootloader's; lock 0xCF (BLB1 mode 3) becomes 0xEF (mode 2), so
+        # the library can LPM the bootloader's version word while SPM still cannot overwrite the bootloader
+        assert f == {**chip.boards["uno"], "lock": 0xEF}
+        assert check_fuses(chip, f, backend) == []
+        assert any(p.startswith("fuse-lock") for p in check_fuses(chip, chip.boards["uno"], backend))
 
 
 def test_direct_programs_selfprgen_only() -> None:

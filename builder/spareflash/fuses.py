@@ -63,6 +63,11 @@ def compute_fuses(chip: Chip, backend: str, boot_code: int | None = None,
         fuses[chip.boot_fuse] = fb.field("BOOTRST").put(value, 1)
         # lock: BLB1 = 10 (mode 2), BLB0 = 11 (mode 1), LB = 11; unused bits 7:6 read 1
         fuses["lock"] = 0xEF
+    elif lock_field(fuses["lock"], "BLB1") in (0b00, 0b01):
+        # Arduino ships lock 0xCF (BLB1 mode 3): the application may not LPM the boot section, so the library
+        # could not read the bootloader's version word to find do_spm/pgm_write_page. Mode 2 still forbids SPM
+        # writes to the bootloader but lets the application read it.
+        fuses["lock"] = (fuses["lock"] & ~0x30 & 0xFF) | 0x20
     return fuses
 
 
@@ -98,6 +103,9 @@ def check_fuses(chip: Chip, fuses: Mapping[str, int], backend: str | None = None
         if lock_field(lock, "BLB0") in (0b10, 0b00):
             problems.append(f"fuse-lock: lock 0x{lock:02X} (BLB0 mode 2/3) forbids SPM writes to the "
                             "application section, where the regions are")
+        if backend in ("optiboot", "urboot") and lock_field(lock, "BLB1") in (0b00, 0b01):
+            problems.append(f"fuse-lock: lock 0x{lock:02X} (BLB1 mode 3/4) forbids the application to read the "
+                            "bootloader, so its SPM entry cannot be found")
         if backend == "bootstub" and chip.boot_fuse:
             fb = chip.fuse(chip.boot_fuse)
             if fb.field("BOOTRST").get(fuses[chip.boot_fuse]) == 0:

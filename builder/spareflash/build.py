@@ -10,7 +10,9 @@ that the verifier and the simulator read.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
 import os
@@ -20,7 +22,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from .chips import CHIPS, Chip
 from .errors import SpareFlashError, ToolchainError
@@ -328,7 +330,8 @@ def _build_arduino(board: Board, sketch_dir: Path, layout: Layout | None, build_
     cache.mkdir(parents=True, exist_ok=True)
     cmd = arduino_builder_command(main, board.fqbn, out, prefs=prefs, libraries=[libs_dir, *libraries],
                                   build_cache=cache)
-    _run(cmd, f"arduino-builder ({sketch_dir.name} for {board.name})")
+    with _locked(cache / ".lock"):  # arduino-builder writes the cached core.a without a temporary name
+        _run(cmd, f"arduino-builder ({sketch_dir.name} for {board.name})")
     elf = out / f"{main.name}.elf"
     hexf = out / f"{main.name}.hex"
     if not elf.exists() or not hexf.exists():
@@ -421,8 +424,20 @@ def build_sketch(sketch_dir: str | os.PathLike[str], board: str = "uno", plan_co
     else:
         bdir = Path(build_dir).resolve()
     bdir.mkdir(parents=True, exist_ok=True)
-    if b.fqbn is None:
-        return _build_direct(b, sdir, layout, bdir, compile_flags, link_flags, libs)
-    if shutil.which("arduino-builder") is None:
+    if b.fqbn is not None and shutil.which("arduino-builder") is None:
         raise ToolchainError("arduino-builder not found (run ./dev setup)")
-    return _build_arduino(b, sdir, layout, bdir, compile_flags, link_flags, libs)
+    # Several engineers' test runs share .build/: one build at a time per build folder.
+    with _locked(bdir / ".spareflash-build.lock"):
+        if b.fqbn is None:
+            return _build_direct(b, sdir, layout, bdir, compile_flags, link_flags, libs)
+        return _build_arduino(b, sdir, layout, bdir, compile_flags, link_flags, libs)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

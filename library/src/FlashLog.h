@@ -11,9 +11,6 @@
 
 #include "spareflash_pages.h"
 
-#ifndef SPAREFLASH_LOG_MAX_RECORD
-#define SPAREFLASH_LOG_MAX_RECORD 64
-#endif
 
 class FlashLog : public SfPages {
  public:

@@ -104,12 +104,36 @@ sf_faddr_t FlashStorage::latest(uint8_t key) const {
   return 0;
 }
 
+bool FlashStorage::is_live(sf_faddr_t a) const {
+  // A value (not a tombstone: nothing older than the oldest page needs hiding) that is the newest good
+  // record of its key.
+  return sf_rd(a + 1) != 0 && rec_ok(a) && latest(sf_rd(a)) == a;
+}
+
+// Every page is in use (typically right after a reboot: `oldest` comes from the head's header, garbage
+// collection's progress is forgotten): free the oldest page if nothing in it is live. No page operation.
+bool FlashStorage::reclaim_oldest() {
+  uint8_t op = page_of_seq(oldest_);
+  if (chain_ok(op, oldest_)) {
+    sf_faddr_t pa = page_addr(op);
+    uint16_t o = drain_off_;
+    uint8_t size;
+    while ((size = rec_size(pa, o)) != 0) {
+      if (is_live(pa + o)) return false;
+      o += size;
+    }
+  }
+  oldest_++;
+  drain_off_ = SF_HDR;
+  return true;
+}
+
 sf_status_t FlashStorage::append(const uint8_t *rec, uint8_t n, uint8_t *ops) {
   if (head_off_ + n <= SF_PAGE_SIZE) {
     (*ops)++;
     return write_rec(rec, n);
   }
-  if (used() >= pages_) return SF_ERR_FULL;
+  if (used() >= pages_ && !reclaim_oldest()) return SF_ERR_FULL;
   return start_page(oldest_, rec, n, ops);
 }
 
@@ -132,9 +156,7 @@ void FlashStorage::gc(uint8_t budget) {
       continue;
     }
     sf_faddr_t a = pa + drain_off_;
-    // Live: a value (not a tombstone: nothing older than the oldest page needs hiding) that is the newest
-    // good record of its key.
-    if (sf_rd(a + 1) != 0 && rec_ok(a) && latest(sf_rd(a)) == a) {
+    if (is_live(a)) {
       if (head_off_ + size > SF_PAGE_SIZE && (!SF_SINGLE || pages_ - u < 1 || budget < 2)) return;
       uint8_t buf[SF_REC_OVERHEAD + SPAREFLASH_MAX_VALUE];
       for (uint8_t i = 0; i < size; i++) buf[i] = sf_rd(a + i);
@@ -150,11 +172,16 @@ sf_status_t FlashStorage::write(uint8_t key, const void *data, uint8_t n) {
   uint8_t rec[SF_REC_OVERHEAD + SPAREFLASH_MAX_VALUE];
   rec[0] = key;
   rec[1] = n;
-  memcpy(rec + 2, data, n);
+  if (n) memcpy(rec + 2, data, n);  // n == 0: a tombstone, data may be null
   uint16_t crc = sf_crc16_ram(0xFFFF, rec, 2 + n);
   rec[2 + n] = (uint8_t)crc;
   rec[3 + n] = (uint8_t)(crc >> 8);
   uint8_t ops = 0;
+#ifdef SPAREFLASH_SINGLE_WRITE
+  // Restore the reserve of free pages first: a reboot may have stopped garbage collection half-way, and in
+  // this mode every copy needs a free page.
+  gc(2 * pages_ > 255 ? 255 : 2 * pages_);
+#endif
   sf_status_t st = append(rec, n + SF_REC_OVERHEAD, &ops);
   if (st) return st;
   // The new record is durable before any garbage collection starts. Worst case per put: new page (erase +

@@ -14,9 +14,6 @@
 
 #include "spareflash_pages.h"
 
-#ifndef SPAREFLASH_MAX_VALUE
-#define SPAREFLASH_MAX_VALUE 32
-#endif
 
 struct FlashStorageStats {
   uint16_t pages;          // pages in the region
@@ -59,6 +56,8 @@ class FlashStorage : public SfPages {
   bool rec_ok(sf_faddr_t a) const;
   uint16_t scan_end(uint8_t p) const;
   sf_faddr_t latest(uint8_t key) const;  // 0 = none (a record never starts at flash address 0)
+  bool is_live(sf_faddr_t a) const;
+  bool reclaim_oldest();
   sf_status_t append(const uint8_t *rec, uint8_t n, uint8_t *ops);
   void gc(uint8_t budget);
   void mount();

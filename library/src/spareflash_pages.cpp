@@ -32,7 +32,7 @@ int16_t SfPages::find_head() const {
   int16_t best = -1;
   uint16_t best_seq = 0;
   for (uint8_t p = 0; p < pages_; p++) {
-    if (!hdr_valid(p)) continue;
+    if (!page_counts(p)) continue;
     uint16_t s = seq(p);
     uint16_t d = s - best_seq;
     if (best < 0 || (d >= 1 && d < 0x8000)) {
@@ -42,6 +42,23 @@ int16_t SfPages::find_head() const {
   }
   return best;
 }
+
+#ifdef SPAREFLASH_SINGLE_WRITE
+bool SfPages::page_counts(uint8_t p) const {
+  if (!hdr_valid(p)) return false;
+  sf_faddr_t a = page_addr(p) + SF_HDR;
+  uint8_t b0 = sf_rd(a);
+  if (b0 == 0xFF) return true;  // header only (format())
+  // storage record: key, len, data, crc; log record: len, data, crc (the magic tells which)
+  bool log = magic_ != 0xA5;
+  uint8_t n = log ? b0 : sf_rd(a + 1);
+  uint8_t lim = log ? SPAREFLASH_LOG_MAX_RECORD : SPAREFLASH_MAX_VALUE;
+  uint16_t room = SF_PAGE_SIZE - SF_HDR - (log ? 3 : 4);
+  if (n > lim || n > room || (log && n == 0)) return false;
+  uint8_t body = (log ? 1 : 2) + n;
+  return sf_crc16_flash(0xFFFF, a, body) == sf_rd16(a + body);
+}
+#endif
 
 bool SfPages::blank(uint8_t p, uint16_t from) const {
   sf_faddr_t a = page_addr(p);

@@ -21,6 +21,13 @@ typedef uint32_t sf_faddr_t;
 typedef uint16_t sf_faddr_t;
 #endif
 
+#ifndef SPAREFLASH_MAX_VALUE
+#define SPAREFLASH_MAX_VALUE 32  // largest FlashStorage value (bytes)
+#endif
+#ifndef SPAREFLASH_LOG_MAX_RECORD
+#define SPAREFLASH_LOG_MAX_RECORD 64  // largest FlashLog record (bytes)
+#endif
+
 #define SF_HDR 8          // page header bytes: seq, oldest, erase count, crc (u16 each, little endian)
 #define SF_KEY_END 0xFF   // an erased byte where a record would start ends a page's records
 #define SF_ENDURANCE 10000UL
@@ -60,7 +67,14 @@ class SfPages {
   bool blank(uint8_t p, uint16_t from) const;
   uint16_t next_erase_count(uint8_t p) const;
   uint8_t page_of_seq(uint16_t s) const;
-  bool chain_ok(uint8_t p, uint16_t s) const { return hdr_valid(p) && seq(p) == s; }
+  // A page belongs to the ring if its header is intact; single-write builds also need its first record intact
+  // (header and record are one page write there, so a torn write must free the whole page).
+#ifdef SPAREFLASH_SINGLE_WRITE
+  bool page_counts(uint8_t p) const;
+#else
+  bool page_counts(uint8_t p) const { return hdr_valid(p); }
+#endif
+  bool chain_ok(uint8_t p, uint16_t s) const { return page_counts(p) && seq(p) == s; }
   // Erase page p if it is not blank, then program header + rec in one page write; the new head.
   sf_status_t start_page(uint16_t oldest, const uint8_t *rec, uint8_t n, uint8_t *ops);
   // Program rec at head_off_ (caller checked it fits).

@@ -175,5 +175,9 @@ int main(int argc, char **argv) {
     }
     fflush(stdout);
   }
+  delete store;
+  delete log;
+  free(g_programs);
+  free(g_flash);
   return 0;
 }

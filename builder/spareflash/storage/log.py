@@ -71,7 +71,7 @@ class LogModel(PagedRegion):
         pages = []
         for i in range(self.N):
             p = (self.head - i) % self.N
-            if not (self.hdr_valid(p) and self.seq(p) == (self.head_seq - i) & 0xFFFF):
+            if not (self.page_counts(p) and self.seq(p) == (self.head_seq - i) & 0xFFFF):
                 break
             pages.append(p)
         return pages[::-1]

@@ -74,6 +74,22 @@ class PagedRegion:
         base = page * self.P
         return crc16(self.flash.data[base:base + 6], crc16([self.magic])) == self.u16(page, 6)
 
+    def page_counts(self, page: int) -> bool:
+        """A page belongs to the ring if its header is intact; in single-write mode also its first record (header
+        and record are one page write there, so a torn write must free the whole page)."""
+        if not self.hdr_valid(page):
+            return False
+        if not self.single_write or self.b(page, HDR) == 0xFF:
+            return True
+        size = self.rec_size(page, HDR)
+        return bool(size) and self.rec_ok(page, HDR)
+
+    def rec_size(self, page: int, off: int) -> int:
+        raise NotImplementedError
+
+    def rec_ok(self, page: int, off: int) -> bool:
+        raise NotImplementedError
+
     def seq(self, page: int) -> int:
         return self.u16(page, 0)
 
@@ -88,7 +104,7 @@ class PagedRegion:
         """The valid page with the newest sequence number (serial-number arithmetic), scanning pages 0..N-1."""
         best, best_seq = -1, 0
         for p in range(self.N):
-            if self.hdr_valid(p):
+            if self.page_counts(p):
                 s = self.seq(p)
                 if best < 0 or 1 <= ((s - best_seq) & 0xFFFF) < 0x8000:
                     best, best_seq = p, s
@@ -137,7 +153,7 @@ class StorageModel(PagedRegion):
         return (self.head - d) % self.N
 
     def chain_ok(self, page: int, s: int) -> bool:
-        return self.hdr_valid(page) and self.seq(page) == s
+        return self.page_counts(page) and self.seq(page) == s
 
     # ---- records -------------------------------------------------------------------------------------------
     def rec_size(self, page: int, off: int) -> int:
@@ -190,7 +206,7 @@ class StorageModel(PagedRegion):
     # ---- writing ---------------------------------------------------------------------------------------------
     def advance(self, rec: bytes) -> tuple[int, int]:
         """Start the next page with rec in it: erase it if needed, program header + rec in one write."""
-        if self.used() >= self.N:
+        if self.used() >= self.N and not self.reclaim_oldest():
             return ERR_FULL, 0
         np = (self.head + 1) % self.N
         ec = self.next_erase_count(np)
@@ -203,6 +219,23 @@ class StorageModel(PagedRegion):
         self.head, self.head_seq = np, seq
         self.head_off = self.P if self.single_write else HDR + len(rec)
         return OK, ops + 1
+
+    def reclaim_oldest(self) -> bool:
+        """Every page is in use (typically right after a reboot, when `oldest` comes from the head's header and
+        garbage collection's progress is forgotten): free the oldest page if it holds nothing live."""
+        o_page = self.page_of_seq(self.oldest)
+        if self.chain_ok(o_page, self.oldest):
+            o = self.drain_off
+            while True:
+                size = self.rec_size(o_page, o)
+                if not size:
+                    break
+                if self.is_live(o_page, o):
+                    return False
+                o += size
+        self.oldest = (self.oldest + 1) & 0xFFFF
+        self.drain_off = HDR
+        return True
 
     def append(self, rec: bytes) -> tuple[int, int]:
         if self.head_off + len(rec) <= self.P:
@@ -247,6 +280,8 @@ class StorageModel(PagedRegion):
             return ERR_ARG
         if not 1 <= len(value) <= self.max_value:
             return ERR_TOO_LARGE
+        if self.single_write:
+            self.gc(self._gc_budget(0))  # restore the reserve first: a reboot may have stopped GC half-way
         st, ops = self.append(record_bytes(key, value))
         if st == OK:
             self.gc(self._gc_budget(ops))
@@ -270,6 +305,8 @@ class StorageModel(PagedRegion):
             return ERR_ARG
         if not self.contains(key):
             return OK
+        if self.single_write:
+            self.gc(self._gc_budget(0))
         st, ops = self.append(record_bytes(key, b""))
         if st == OK:
             self.gc(self._gc_budget(ops))

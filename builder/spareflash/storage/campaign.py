@@ -1,0 +1,194 @@
+"""Power-cut and corruption campaigns on the Python model (docs/storage-format.md, "Recovery").
+
+Power cuts: a random workload runs on an emulated flash; before every page operation the flash is copied, the
+operation is applied torn (a random subset of its 1->0 bits for a program, of its 0->1 bits for an erase, from
+nothing to everything), the copy is mounted as after a reboot and checked:
+  * every put/remove that returned success reads back with its latest value (the operation in flight may
+    read back old or new), no removed key comes back;
+  * the store accepts a new write, which reads back, and the other values survive it.
+Corruption: random bytes, bit flips and garbage pages hit a valid region; mounting must not fail, must not
+write, and every value whose record, page header and the records before it in its page are untouched reads
+back; afterwards the store accepts writes.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from .flash import FlashEmu
+from .store import HDR, OK, StorageModel
+
+
+class CampaignFailure(AssertionError):
+    pass
+
+
+@dataclass
+class CampaignResult:
+    cut_points: int = 0
+    checks: int = 0
+    ops: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def _check_recovered(flash: FlashEmu, committed: dict[int, bytes], inflight: tuple[int, bytes | None, bytes | None]
+                     | None, single_write: bool, probe_key: int, rng: random.Random) -> str | None:
+    store = StorageModel(flash, single_write=single_write)
+    before = bytes(flash.data)
+    seen: dict[int, bytes | None] = {}
+    for key in set(committed) | ({inflight[0]} if inflight else set()):
+        st, val = store.get(key)
+        seen[key] = val if st == OK else None
+        if inflight and key == inflight[0]:
+            if seen[key] not in (inflight[1], inflight[2]):
+                return f"in-flight key {key}: read {seen[key]!r}, want {inflight[1]!r} or {inflight[2]!r}"
+        elif seen[key] != committed.get(key):
+            return f"key {key}: read {seen[key]!r}, committed {committed.get(key)!r}"
+    if bytes(flash.data) != before:
+        return "mount or get wrote to flash"
+    value = rng.randbytes(rng.randint(1, 8))
+    st = store.put(probe_key, value)
+    if st != OK:
+        return f"store refused a new write after recovery: status 0x{st:02X}"
+    st, val = store.get(probe_key)
+    if val != value:
+        return f"probe key {probe_key}: wrote {value!r}, read {val!r}"
+    for key, want in seen.items():
+        if key != probe_key and store.get(key)[1] != want:
+            return f"key {key} changed after the probe write"
+    again = StorageModel(flash, single_write=single_write)
+    if again.get(probe_key)[1] != value:
+        return "probe write lost after a second reboot"
+    return None
+
+
+def power_cut_campaign(seed: int, cut_points: int, *, page_size: int = 64, pages: int = 6, keys: int = 6,
+                       max_value: int = 8, single_write: bool = False, variants: int = 1) -> CampaignResult:
+    """Run random workloads until `cut_points` page operations have each been cut (with `variants` tears each)."""
+    rng = random.Random(seed)
+    res = CampaignResult()
+    probe_key = keys  # never used by the workload
+    while res.cut_points < cut_points:
+        flash = FlashEmu(page_size, pages)
+        store = StorageModel(flash, single_write=single_write)
+        committed: dict[int, bytes] = {}
+        state: dict[str, tuple[int, bytes | None, bytes | None] | None] = {"inflight": None}
+
+        def hook(fl: FlashEmu, kind: str, page: int, off: int, data: bytes, committed: dict[int, bytes] = committed,
+                 state: dict[str, tuple[int, bytes | None, bytes | None] | None] = state) -> None:
+            if res.cut_points >= cut_points:
+                return
+            res.cut_points += 1
+            for _ in range(variants):
+                torn = fl.copy()
+                torn.hook = None
+                if kind == "erase":
+                    torn.torn_erase(page, rng)
+                else:
+                    torn.torn_program(page * fl.page_size + off, data, rng)
+                res.checks += 1
+                err = _check_recovered(torn, committed, state["inflight"], single_write, probe_key, rng)
+                if err:
+                    res.failures.append(f"seed {seed} cut {res.cut_points} ({kind} page {page}): {err}")
+                    if len(res.failures) >= 5:
+                        raise CampaignFailure("; ".join(res.failures))
+
+        flash.hook = hook
+        for _ in range(rng.randint(20, 200)):
+            if res.cut_points >= cut_points:
+                break
+            key = rng.randrange(keys)
+            r = rng.random()
+            res.ops += 1
+            if r < 0.8:
+                value = rng.randbytes(rng.randint(1, max_value))
+                state["inflight"] = (key, committed.get(key), value)
+                if store.put(key, value) == OK:
+                    committed[key] = value
+            elif r < 0.95:
+                state["inflight"] = (key, committed.get(key), None)
+                if store.remove(key) == OK:
+                    committed.pop(key, None)
+            else:
+                state["inflight"] = None
+                store = StorageModel(flash, single_write=single_write)  # a clean reboot
+            state["inflight"] = None
+    return res
+
+
+def _live_locations(store: StorageModel, keys: int) -> dict[int, tuple[int, int]]:
+    out = {}
+    for key in range(keys):
+        loc = store.latest(key)
+        if loc and store.b(loc[0], loc[1] + 1):
+            out[key] = loc
+    return out
+
+
+def corruption_campaign(seed: int, cases: int, *, page_size: int = 64, pages: int = 8, keys: int = 8
+                        ) -> CampaignResult:
+    rng = random.Random(seed)
+    res = CampaignResult()
+    for case in range(cases):
+        flash = FlashEmu(page_size, pages)
+        store = StorageModel(flash)
+        for _ in range(rng.randint(1, 120)):
+            k = rng.randrange(keys)
+            if rng.random() < 0.85:
+                store.put(k, rng.randbytes(rng.randint(1, 8)))
+            else:
+                store.remove(k)
+        values = {k: v for k in range(keys) if (v := store.get(k)[1]) is not None}
+        locs = _live_locations(store, keys)
+        # which bytes each value depends on: its page header, the key/len bytes walked to reach it, itself
+        deps: dict[int, set[int]] = {}
+        for key, (p, o) in locs.items():
+            base = p * page_size
+            d = set(range(base, base + HDR))
+            w = HDR
+            while w < o:
+                d.update((base + w, base + w + 1))
+                w += store.rec_size(p, w)
+            d.update(range(base + o, base + o + store.rec_size(p, o)))
+            deps[key] = d
+        touched: set[int] = set()
+        kind = rng.choice(("bytes", "bits", "page", "page-header-kept"))
+        if kind == "bytes":
+            for _ in range(rng.randint(1, 8)):
+                a = rng.randrange(len(flash.data))
+                flash.data[a] = rng.randrange(256)
+                touched.add(a)
+        elif kind == "bits":
+            for _ in range(rng.randint(1, 8)):
+                a = rng.randrange(len(flash.data))
+                flash.data[a] ^= 1 << rng.randrange(8)
+                touched.add(a)
+        else:
+            p = rng.randrange(pages)
+            start = HDR if kind == "page-header-kept" else 0
+            for i in range(start, page_size):
+                flash.data[p * page_size + i] = rng.randrange(256)
+                touched.add(p * page_size + i)
+        res.checks += 1
+        before = bytes(flash.data)
+        try:
+            again = StorageModel(flash)
+            got = {k: again.get(k)[1] for k in values}
+        except Exception as exc:  # a crash of the model is the failure being looked for
+            res.failures.append(f"seed {seed} case {case} ({kind}): mount/get raised {exc!r}")
+            continue
+        if bytes(flash.data) != before:
+            res.failures.append(f"seed {seed} case {case} ({kind}): mount/get wrote to flash")
+        for key, want in values.items():
+            if not (deps[key] & touched) and got[key] != want:
+                res.failures.append(f"seed {seed} case {case} ({kind}): intact key {key} read {got[key]!r}")
+        try:
+            st = again.put(keys, b"\x5a\xa5")
+            ok = st == OK and again.get(keys)[1] == b"\x5a\xa5"
+        except ValueError as exc:  # FlashEmu refuses an access outside the region
+            res.failures.append(f"seed {seed} case {case} ({kind}): write outside the region: {exc}")
+            continue
+        if not ok:
+            res.failures.append(f"seed {seed} case {case} ({kind}): store refused a write after corruption ({st})")
+    return res

@@ -8,7 +8,7 @@
 #ifndef SPAREFLASH_FLASHEEPROM_H
 #define SPAREFLASH_FLASHEEPROM_H
 
-#include "FlashStorage.h"
+#include "SpareFlash.h"  // FlashStorage, spareflash_halt()
 
 #ifndef SPAREFLASH_EEPROM_LENGTH
 #define SPAREFLASH_EEPROM_LENGTH 256

@@ -1,0 +1,60 @@
+"""`spareflash dump FLASH.hex --mcu MCU`: decode the FlashStorage and FlashLog regions of a flash dump."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from ..plan import PlanConfig, plan
+from ..storage.image import decode_log, decode_storage, read_image
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dump", help="decode the storage and log regions of a flash dump (.hex or raw .bin)")
+    p.add_argument("image", type=Path, help="flash dump: Intel HEX, or raw binary from address 0")
+    p.add_argument("--mcu", required=True, help="chip, e.g. atmega328p")
+    p.add_argument("--storage", type=int, default=None, help="storage region bytes (default: the plan's)")
+    p.add_argument("--log", type=int, default=0, help="log region bytes (default 0)")
+    p.add_argument("--backend", default=None, help="backend the firmware was planned with (default: the chip's)")
+    p.add_argument("--board", default=None, help="board (for bootloader backends)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    layout = plan(PlanConfig(args.mcu, backend=args.backend, storage_bytes=args.storage, log_bytes=args.log,
+                             board=args.board))
+    regions = read_image(args.image, layout)
+    out: dict[str, object] = {"mcu": layout.chip.name, "backend": layout.backend}
+    if "storage" in regions:
+        r = regions["storage"]
+        out["storage"] = {"start": r.region.start, "size": r.region.size, **decode_storage(r.data, r.page_size)}
+    if "log" in regions:
+        r = regions["log"]
+        out["log"] = {"start": r.region.start, "size": r.region.size, **decode_log(r.data, r.page_size)}
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    console = Console()
+    st = out.get("storage")
+    if isinstance(st, dict):
+        console.print(f"[bold]storage[/] 0x{st['start']:X}-0x{st['start'] + st['size'] - 1:X}: {st['pages']} pages "
+                      f"of {st['page_size']} B, {st['pages_in_use']} in use, live {st['live_bytes']} B, "
+                      f"free {st['free_bytes']} B, ~{st['estimated_remaining_writes']} writes left")
+        table = Table("key", "bytes", "value (hex)")
+        for key, val in st["values"].items():
+            table.add_row(str(key), str(len(val) // 2), val)
+        console.print(table)
+        console.print("erase counts: " + " ".join(str(e) for e in st["erase_counts"]))
+    lg = out.get("log")
+    if isinstance(lg, dict):
+        console.print(f"[bold]log[/] 0x{lg['start']:X}: {lg['pages']} pages, {len(lg['records'])} records "
+                      "(oldest first)")
+        for i, rec in enumerate(lg["records"]):
+            console.print(f"  {i:4d}  {rec}")
+        console.print("erase counts: " + " ".join(str(e) for e in lg["erase_counts"]))
+    return 0

@@ -59,6 +59,7 @@ void setup() {
   Serial.print(F(" remaining writes: "));
   Serial.println(stats.remainingWrites);
   Serial.println(F("done"));
+  Serial.flush();     // the UART drains by interrupt: wait before interrupts go off
   spareflash_halt();  // cli(); sleep_cpu(): ends a simulator run
 }
 

@@ -321,11 +321,18 @@ def apply(env: Any, projenv: Any | None, lib_dir: str | Path | None = None) -> b
     write_if_changed(plan_dir / "layout.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
     denv.Append(PIOBUILDFILES=[denv.Object(str(plan_dir / "spareflash_fuses.o"), str(fuse_c))])
 
-    # firmware.hex holds flash only: re-make it without the fuse/lock/signature sections
-    hex_path = "$BUILD_DIR/${PROGNAME}.hex"
-    denv.AddPostAction(hex_path, denv.VerboseAction(
-        "$OBJCOPY -O ihex -R .eeprom -R .fuse -R .lock -R .signature $BUILD_DIR/${PROGNAME}.elf $TARGET",
-        "SpareFlash: keeping fuse and lock bytes out of $TARGET"))
+    # firmware.hex holds flash only (avrdude refuses records at 0x820000+): the platform's ElfToHex builder
+    # (same name and command on the official atmelavr platform) gets the fuse/lock/signature sections removed.
+    # Replacing the builder, not adding a post action, keeps it right with build_cache_dir: a hex retrieved from
+    # the cache skips post actions, while the builder's command is part of the cache key.
+    hex_cmd = "$OBJCOPY -O ihex -R .eeprom -R .fuse -R .lock -R .signature $SOURCES $TARGET"
+    if "ElfToHex" in denv["BUILDERS"]:
+        from SCons.Script import Builder
+
+        denv["BUILDERS"]["ElfToHex"] = Builder(action=denv.VerboseAction(hex_cmd, "Building $TARGET"),
+                                               suffix=".hex")
+    else:
+        print("SpareFlash: this platform has no ElfToHex builder; firmware.hex may carry the fuse/lock bytes")
 
     denv["SPAREFLASH_LAYOUT"] = layout
     print(describe(layout, old_max, new_max))

@@ -193,9 +193,8 @@ def test_attiny85_bare_avr_libc(project, library: Path) -> None:
     # no framework: the platform builds a plain avr-libc project; SpareFlash plans the direct (SELFPRGEN) backend
     stems = [p.stem for p in (library / "library" / "src").iterdir() if p.suffix in (".c", ".cpp", ".S")]
     clash = sorted({s for s in stems if stems.count(s) > 1})
-    if clash:  # without the Arduino framework PlatformIO names objects X.o, so X.S and X.cpp collide
-        pytest.xfail(f"library/src has several sources named {clash}: a build without a framework cannot "
-                     "tell their objects apart (rename one)")
+    # without the Arduino framework PlatformIO names objects X.o, so X.S and X.cpp would collide
+    assert not clash, f"library/src has several sources named {clash}"
     # library.json says frameworks: arduino; a framework-less project must turn the compatibility check off
     proj = project("bare_tiny", "attiny85", "lib_compat_mode = off", framework=None)
     out = ok(pio(proj))

@@ -28,7 +28,7 @@
 ; RWW rules: while a page of the RWW section is erased/written the RWW section cannot be read (RWWSB=1), so the
 ; stub (in the NRWW boot section) waits for SPMEN to clear and then re-enables the RWW section (RWWSRE) before
 ; returning into application code. Interrupts must be off during the call (the vector table is in the RWW
-; section); the C side (backend_bootstub.cpp) does that and waits for EEPROM writes first.
+; section); the C side (backend_bootstub_call.cpp) does that and waits for EEPROM writes first.
 
 #include <avr/io.h>
 #include "spareflash_flash.h"

@@ -26,7 +26,7 @@ REPO = HERE.parents[2]
 LIB_SRC = REPO / "library" / "src"
 BUILD_ROOT = REPO / ".build" / "backends"
 
-LIBRARY_SOURCES = ("spareflash_flash.cpp", "backend_bootstub.S", "backend_bootstub.cpp", "backend_optiboot.cpp",
+LIBRARY_SOURCES = ("spareflash_flash.cpp", "backend_bootstub.S", "backend_bootstub_call.cpp", "backend_optiboot.cpp",
                    "backend_urboot.cpp", "backend_direct.cpp")
 
 

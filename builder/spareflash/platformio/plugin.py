@@ -8,6 +8,9 @@ For a project whose sources include SpareFlash, the script
   * puts the fuse and lock bytes into the ELF (`.fuse`/`.lock`, from a generated C file using avr-libc's
     FUSES/LOCKBITS) and into `board_fuses.*`, so `pio run -t fuses` programs them; strips those sections from
     firmware.hex, which must only hold flash contents for avrdude;
+  * with `custom_spareflash_seed = FILE.json`, builds the seeded storage region (spareflash.storage.seed_region)
+    into its own section `.spareflash_seed` at the storage start, so firmware.hex and the ELF carry it and the
+    first boot finds the values;
   * after every build (clean or incremental) verifies the ELF (`spareflash.verify.verify_image`) and prints a
     compact report; a failed rule fails the build with one line;
   * adds the target `pio run -t spareflash-report` (full report).
@@ -17,8 +20,10 @@ Everything is documented in docs/platformio.md.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import struct
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +113,124 @@ def read_options(get: Callable[[str], Any], mcu: str, board: str | None, project
         board=board,
     )
     return Options(enable, config, seed)
+
+
+# ---- seeds ---------------------------------------------------------------------------------------------
+SEED_SECTION = ".spareflash_seed"
+SEED_SYMBOL = "__spareflash_seed"
+# {"uint32": 41}-style typed values: struct format (little endian, as avr-gcc lays out integers and floats)
+SEED_TYPES = {"int8": "<b", "uint8": "<B", "int16": "<h", "uint16": "<H", "int32": "<i", "uint32": "<I",
+              "float": "<f"}
+_HEX_RE = re.compile(r"^(?:0x)?((?:[0-9a-f]{2})+)$", re.I)
+
+
+class SeedError(SpareFlashError):
+    """A custom_spareflash_seed file that cannot be turned into a storage region."""
+
+
+def _seed_key(text: str, where: str) -> int:
+    try:
+        key = int(text.strip(), 0)
+    except ValueError:
+        raise SeedError(f"{where}: key '{text}' is not a number (keys are 0..254)") from None
+    if not 0 <= key <= 254:
+        raise SeedError(f"{where}: key {key} is outside 0..254")
+    return key
+
+
+def _seed_value(value: Any, where: str) -> bytes:
+    """One value of a seed file as the bytes FlashStorage stores (the format is in docs/platformio.md)."""
+    if isinstance(value, bool):
+        raise SeedError(f"{where}: true/false is not a value; use {{\"uint8\": 1}}")
+    if isinstance(value, int):
+        if not -0x8000 <= value <= 0x7FFF:
+            raise SeedError(f"{where}: {value} does not fit an int (16 bits on AVR); give the type, e.g. "
+                            f'{{"uint32": {value}}}')
+        return struct.pack("<h", value)
+    if isinstance(value, str):
+        compact = re.sub(r"[\s:_]", "", value)
+        m = _HEX_RE.match(compact)
+        if not m:
+            raise SeedError(f"{where}: '{value}' is not hex bytes (e.g. \"e8 03 07 00\"); text goes in "
+                            '{"text": "..."}')
+        return bytes.fromhex(m.group(1))
+    if isinstance(value, list):
+        if not value or not all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b <= 255 for b in value):
+            raise SeedError(f"{where}: a list must hold 1 or more bytes (0..255)")
+        return bytes(value)
+    if isinstance(value, dict) and len(value) == 1:
+        kind, v = next(iter(value.items()))
+        if kind == "text" and isinstance(v, str):
+            return v.encode("utf8")
+        if kind in SEED_TYPES and isinstance(v, (int, float)) and not isinstance(v, bool):
+            fmt = SEED_TYPES[kind]
+            if kind != "float" and not isinstance(v, int):
+                raise SeedError(f"{where}: {kind} needs an integer, not {v}")
+            if kind == "float" and not math.isfinite(float(v)):
+                raise SeedError(f"{where}: {v} is not a finite float")
+            try:
+                return struct.pack(fmt, v)
+            except struct.error:
+                raise SeedError(f"{where}: {v} does not fit {kind}") from None
+    raise SeedError(f"{where}: {json.dumps(value)[:40]} is not a value (an int, hex bytes, a list of bytes, or "
+                    f"one of {{{', '.join(['text', *SEED_TYPES])}: ...}})")
+
+
+def load_seed(path: Path) -> dict[int, bytes]:
+    """key -> value bytes from a seed file (JSON object: key -> value); SeedError with one line if it is bad."""
+    where = f"{OPTION_PREFIX}seed {path.name}"
+    try:
+        data = json.loads(path.read_text(encoding="utf8"))
+    except OSError as exc:
+        raise SeedError(f"{where}: cannot read it ({exc.strerror})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SeedError(f"{where}: not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise SeedError(f"{where}: must be a JSON object mapping keys to values")
+    out: dict[int, bytes] = {}
+    for k, v in data.items():
+        key = _seed_key(k, where)
+        if key in out:
+            raise SeedError(f"{where}: key {key} is given twice")
+        out[key] = _seed_value(v, f"{where}: key {key}")
+    return out
+
+
+def seed_image(layout: Layout, values: Mapping[int, bytes]) -> bytes:
+    """The storage region holding `values`, exactly as FlashStorage would leave it (spareflash.storage)."""
+    from ..storage import seed_region
+
+    if not layout.storage.size:
+        raise SeedError(f"{OPTION_PREFIX}seed: the plan has no storage region (custom_spareflash_storage = 0)")
+    try:
+        return seed_region(layout, values)
+    except SpareFlashError as exc:
+        raise SeedError(f"{OPTION_PREFIX}{exc}") from None
+
+
+def seed_source(layout: Layout, region: bytes) -> str:
+    """Assembler for the section `.spareflash_seed` holding `region` (placed at the storage start by the link).
+
+    Trailing erased pages are left out: flash reads 0xFF there anyway and the upload stays short.
+    """
+    page = layout.chip.page_size
+    used = len(region.rstrip(b"\xff"))
+    used = -(-used // page) * page
+    lines = [
+        f"/* Generated by SpareFlash for {layout.chip.display}: the seeded storage region "
+        f"(0x{layout.storage.start:X}, {used} of {layout.storage.size} bytes). Do not edit. */",
+        f'  .section {SEED_SECTION},"a",@progbits',
+        f"  .global {SEED_SYMBOL}",
+        f"{SEED_SYMBOL}:",
+    ]
+    for i in range(0, used, 16):
+        lines.append("  .byte " + ",".join(f"0x{b:02X}" for b in region[i:i + 16]))
+    return "\n".join(lines) + "\n"
+
+
+def seed_link_flags(layout: Layout) -> list[str]:
+    """Place the seed at the storage start; -u keeps the otherwise unreferenced section through --gc-sections."""
+    return [f"-Wl,--section-start={SEED_SECTION}=0x{layout.storage.start:X}", f"-Wl,-u,{SEED_SYMBOL}"]
 
 
 # ---- does the project use SpareFlash? ------------------------------------------------------------------
@@ -293,9 +416,18 @@ def apply(env: Any, projenv: Any | None, lib_dir: str | Path | None = None) -> b
     if problems:
         _fail(denv, problems[0])
         return False
-    if opts.seed is not None and not opts.seed.is_file():
-        _fail(denv, f"{OPTION_PREFIX}seed: {opts.seed} does not exist")
-        return False
+    seed: bytes | None = None
+    seed_values: dict[int, bytes] = {}
+    if opts.seed is not None:
+        if not opts.seed.is_file():
+            _fail(denv, f"{OPTION_PREFIX}seed: {opts.seed} does not exist")
+            return False
+        try:
+            seed_values = load_seed(opts.seed)
+            seed = seed_image(layout, seed_values)
+        except SpareFlashError as exc:
+            _fail(denv, str(exc))
+            return False
 
     # link, defines
     denv.Append(LINKFLAGS=layout.linker_flags())
@@ -317,9 +449,18 @@ def apply(env: Any, projenv: Any | None, lib_dir: str | Path | None = None) -> b
     write_if_changed(fuse_c, fuse_source(layout.chip, fuses))
     info = {"layout": layout.to_dict(), "fuses": {k: f"0x{v:02X}" for k, v in fuses.items()},
             "maximum_size": {"board": old_max, "planned": new_max},
-            "seed": str(opts.seed) if opts.seed else None}
+            "seed": str(opts.seed) if opts.seed else None,
+            "seed_values": {str(k): v.hex() for k, v in sorted(seed_values.items())}}
     write_if_changed(plan_dir / "layout.json", json.dumps(info, indent=2, sort_keys=True) + "\n")
-    denv.Append(PIOBUILDFILES=[denv.Object(str(plan_dir / "spareflash_fuses.o"), str(fuse_c))])
+    objects = [denv.Object(str(plan_dir / "spareflash_fuses.o"), str(fuse_c))]
+    if seed is not None:
+        # the seeded region is its own section at the storage start: in the ELF (simulator, verify) and, like any
+        # flash section, in firmware.hex (avrdude uploads it); PlatformIO's size check does not count it
+        seed_s = plan_dir / "spareflash_seed.S"
+        write_if_changed(seed_s, seed_source(layout, seed))
+        objects.append(denv.Object(str(plan_dir / "spareflash_seed.o"), str(seed_s)))
+        denv.Append(LINKFLAGS=seed_link_flags(layout))
+    denv.Append(PIOBUILDFILES=objects)
 
     # firmware.hex holds flash only (avrdude refuses records at 0x820000+): the platform's ElfToHex builder
     # (same name and command on the official atmelavr platform) gets the fuse/lock/signature sections removed.
@@ -336,9 +477,9 @@ def apply(env: Any, projenv: Any | None, lib_dir: str | Path | None = None) -> b
 
     denv["SPAREFLASH_LAYOUT"] = layout
     print(describe(layout, old_max, new_max))
-    if opts.seed is not None:
-        print(f"SpareFlash: seed file {opts.seed} recorded in {PLAN_DIR}/layout.json; it is not applied to the "
-              "image yet (the storage seeding API is not available)")
+    if seed is not None:
+        print(f"SpareFlash: storage seeded from {opts.seed.name}: keys {', '.join(map(str, sorted(seed_values)))} "
+              f"at 0x{layout.storage.start:X}")
 
     elf_path = "$BUILD_DIR/${PROGNAME}.elf"
 

@@ -55,7 +55,7 @@ class DeviceSpec:
 
 
 _REGISTRY: dict[str, DeviceSpec] = {}
-_LAZY_MODULES = ("spareflash.sim.tiny",)
+_LAZY_MODULES = ("spareflash.sim.tiny", "spareflash.sim.bigmega")
 
 
 def register_device(mcu: str, loader: Callable[[], Any], *, gpior0: int | None = None, gpior1: int | None = None,

@@ -401,6 +401,7 @@ class Simulator:
         self._io_udr = self._reg(None, "USART/UDR") if self.spec.uart == "0" else None
         self._io_ucsrb = self._reg(None, "USART/UCSRB") if self.spec.uart == "0" else None
         self._io_spmcsr = self._reg(self.spec.spmcsr, "NVMCTRL/SPMCSR")
+        self._io_rampz = self._reg(None, "CPU/RAMPZ")  # parts with >64 KB flash: SPM addresses are RAMPZ:Z
 
         class Hook(core.IORegHandler):  # type: ignore[misc, name-defined]
             def ioreg_write_handler(h_self, addr: Any, data: Any) -> None:  # noqa: N805
@@ -443,6 +444,8 @@ class Simulator:
             return  # SPMCSR is locked while a page operation runs; the model ignores the write
         kind = "erase" if value & SPM_CMD_MASK == PGERS else "write"
         z = self.probe.read_gpreg(30) | (self.probe.read_gpreg(31) << 8)
+        if self._io_rampz is not None:
+            z |= self.probe.read_ioreg(self._core.reg_addr_t(self._io_rampz), False) << 16
         # the SPM follows within 4 cycles and yasimavr commits the page at once: compare a few cycles later
         self._pending_op = (kind, now, self.snapshot_flash(), z)
         self.loop.cycle_manager().schedule(self._op_timer, now + 8)

@@ -5,10 +5,15 @@
  * 32U4 (Serial1 on a Leonardo; its Serial is USB CDC, which is not modelled). The same text goes to the GPIOR1
  * debug console. Timer0 runs as Arduino's millis() clock (prescaler 64, overflow interrupt): the firmware waits
  * for TICKS overflows and marks them, so the test can check the overflow period in cycles. A deep call chain
- * through a function pointer checks the 3-byte return addresses of the 2560 (EICALL, RET).
+ * through a function pointer checks the 3-byte return addresses of the 2560 (EICALL, RET), and the stack
+ * pointer seen inside a call shows how many bytes a return address takes ("ret=3" on the 2560, "ret=2" on the
+ * 32U4). One EEPROM byte at E2END (the last one: all address bits) is written and read back ("ee=5A").
  *
- * GPIOR0 markers: 1 start, 2 after TICKS Timer0 overflows, 3 after the call chain, 9 done.
+ * Printed: "Hello from <part> calls ok ret=N ee=5A\n".
+ * GPIOR0 markers: 1 start, 2 after TICKS Timer0 overflows, 3 after the call chain, 4/5 around the EEPROM
+ * write (erase + write), 9 done.
  */
+#include <avr/eeprom.h>
 #include <avr/interrupt.h>
 #include <avr/io.h>
 #include <avr/sleep.h>
@@ -75,6 +80,17 @@ static volatile fn_t indirect = leaf;
 static uint8_t __attribute__((noinline)) level2(uint8_t x) { return (uint8_t)(indirect(x) * 2); }
 static uint8_t __attribute__((noinline)) level1(uint8_t x) { return (uint8_t)(level2(x) + 3); }
 
+/* a leaf that pushes nothing: SP inside it is SP before the call minus the return address */
+static volatile uint16_t sp_inside;
+static void __attribute__((noinline)) sp_probe(void) { sp_inside = SP; }
+
+static void print_hex(uint8_t v)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    put(digits[v >> 4]);
+    put(digits[v & 0x0F]);
+}
+
 int main(void)
 {
     GPIOR0 = 1;
@@ -100,7 +116,20 @@ int main(void)
 #else
     print("ATmega32U4");
 #endif
-    print(r == 45 ? " calls ok\n" : " calls BAD\n");
+    print(r == 45 ? " calls ok" : " calls BAD");
+
+    uint16_t sp_before = SP;
+    sp_probe();
+    print(" ret=");
+    put((char)('0' + (sp_before - sp_inside)));
+
+    GPIOR0 = 4;
+    eeprom_write_byte((uint8_t *)E2END, 0x5A);
+    eeprom_busy_wait();
+    GPIOR0 = 5;
+    print(" ee=");
+    print_hex(eeprom_read_byte((const uint8_t *)E2END));
+    put('\n');
     while (!(UCSRnA & _BV(TXCn))) {
     }
     GPIOR0 = 9;

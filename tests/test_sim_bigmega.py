@@ -342,3 +342,24 @@ def test_2560_power_cut_tears_the_page_above_64k(spm_firmwares) -> None:
     assert cut.torn_page == LAYOUT["atmega2560"]["VICTIM_ERASE"]
     page = cut.flash[cut.torn_page:cut.torn_page + chip.page_size]
     assert page != bytes(chip.page_size) and page != b"\xff" * chip.page_size  # half-erased
+
+
+# -- the real Arduino core -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("board", "mcu"), [("mega", "atmega2560"), ("leonardo", "atmega32u4")])
+def test_arduino_core_sketch_runs_and_prints(board, mcu) -> None:
+    """init() (Timers 0-5 and the ADC set up through storage-only registers), millis()/delay() on Timer0,
+    HardwareSerial; on the Leonardo the core's USB start-up waits for the PLL lock first."""
+    import shutil
+
+    from spareflash.build import build_sketch
+
+    if shutil.which("arduino-builder") is None:
+        pytest.skip("arduino-builder is not installed (./dev setup)")
+    built = build_sketch(FW / "ArduinoHello", board, apply_plan=False)
+    sim = Simulator(built.elf, mcu)
+    result = sim.run(20_000_000)
+    assert result.reason == "sleep", result.message
+    # delay(5) waits 5 ms of micros(); millis() advances in 1.024 ms steps, so 4 or 5 whole ms pass
+    assert re.fullmatch(r"Arduino hello, delay\(5\) took [45] ms\r\n", sim.serial_text), sim.serial_text
+    assert sim.markers[-1].value == 9

@@ -363,3 +363,13 @@ def test_arduino_core_sketch_runs_and_prints(board, mcu) -> None:
     # delay(5) waits 5 ms of micros(); millis() advances in 1.024 ms steps, so 4 or 5 whole ms pass
     assert re.fullmatch(r"Arduino hello, delay\(5\) took [45] ms\r\n", sim.serial_text), sim.serial_text
     assert sim.markers[-1].value == 9
+
+
+def test_known_gap_plain_elpm_ignores_rampz(avr_build) -> None:
+    """yasimavr 0.1.6: `elpm` (r0 implied) reads RAMPZ=0's 64 KB; `elpm rd, Z`, which avr-gcc/avr-libc emit,
+    is right. When this test fails, yasimavr fixed it: drop the gap from docs/simulator.md."""
+    elf = avr_build([FW / "elpm_r0.c"], "atmega2560", ["-Wl,--section-start=.hi=0x3C000"], name="bigmega-elpm-r0")
+    sim = Simulator(elf, "atmega2560")
+    assert sim.run(200_000).ok
+    assert sim.flash[0x3C000] == 0xA7 and sim.flash[0xC000] == 0xFF
+    assert sim.debug == bytes([0xFF, 0xA7])  # plain elpm read 0xC000, elpm r, Z read 0x3C000

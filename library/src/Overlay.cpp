@@ -9,7 +9,11 @@
 #include <avr/sleep.h>
 #include <string.h>
 
+#if RAMEND < 0x400
+#define SF_OVL_MAX_SLOTS 4  // RAM: an ATtiny85 has 512 bytes for everything
+#else
 #define SF_OVL_MAX_SLOTS 8
+#endif
 #define SF_OVL_HEADER_SIZE 48
 #define SF_OVL_DIR_RECORD 20
 #define SF_OVL_MAC_SIZE 8
@@ -17,8 +21,20 @@
 #define SF_OVL_SLOT_MAGIC 0x4F53
 #define SF_OVL_FLAG_MAC 0x01
 #define SF_OVL_NOT_RESIDENT 0xFF
+#define SF_OVL_MAX_PAGES 64  // slot_size <= 4096 (rjmp jump tables) and pages >= 64 bytes
 // reuse distances up to this many calls per slot count as periodic (policy.py PERIODIC_GAP_PER_SLOT)
 #define SF_OVL_PERIODIC_PER_SLOT 2
+
+// Flash addresses in the loader: 16 bit on parts with <= 64 KB flash. The 32-bit sf_addr_t arithmetic doubles
+// the code of every address computation, and on the ATtiny85 every byte of resident code is a byte less for
+// the application (the loader is ~2 KB there instead of ~4.5 KB).
+#if FLASHEND > 0xFFFF
+typedef uint32_t ovl_addr_t;
+static inline uint8_t fl_rd(ovl_addr_t a) { return pgm_read_byte_far(a); }
+#else
+typedef uint16_t ovl_addr_t;
+static inline uint8_t fl_rd(ovl_addr_t a) { return pgm_read_byte(a); }
+#endif
 
 // State defined by the generated stubs file (spareflash.overlay.linker.stubs_source): sized by the segment count.
 extern "C" {
@@ -32,6 +48,7 @@ void sf_ovl_fault(uint8_t segment);
 
 OverlayManager Overlay;
 
+static uint8_t n_slots;                   // sf_slot_count(), cached by begin() (it is a 32-bit division)
 static uint8_t seg_in[SF_OVL_MAX_SLOTS];  // segment in each slot, SF_OVL_NOT_RESIDENT if none
 static uint8_t seen[8];                   // bit per segment: has been resident since reset
 static uint32_t erase_count[SF_OVL_MAX_SLOTS];
@@ -49,21 +66,42 @@ static uint32_t build_id() {
 }
 
 static inline uint8_t nseg() { return pgm_read_byte(&__sf_ovl_nseg); }
+static inline uint16_t slot_bytes() { return (uint16_t)sf_slot_size(); }  // <= 4096 (build rule)
+static ovl_addr_t slot_addr(uint8_t k) { return (ovl_addr_t)sf_slots_start() + (ovl_addr_t)k * slot_bytes(); }
 
 static uint32_t rd32(const uint8_t *p) {
-  return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+  uint32_t v;
+  memcpy(&v, p, 4);  // AVR is little-endian, as the format
+  return v;
 }
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
-// CRC-32 (IEEE, reflected, as zlib): bitwise, small; ~70 cycles a byte is noise next to 9 ms per flash page.
-static uint32_t crc_byte(uint32_t crc, uint8_t b) {
-  crc ^= b;
-  for (uint8_t k = 0; k < 8; k++) crc = (crc >> 1) ^ (0xEDB88320UL & (uint32_t)(-(int32_t)(crc & 1)));
+// CRC-32 (IEEE, reflected, as zlib), one byte. Bitwise in assembler: 8 x (4 shifts + a conditional xor of the
+// polynomial), ~80 cycles a byte and 30 bytes of code - the same CRC the Python model computes with zlib.
+static uint32_t __attribute__((noinline)) crc_byte(uint32_t crc, uint8_t b) {
+  uint8_t k = 8;
+  __asm__(
+      "eor %A0, %2\n"
+      "1:\n\t"
+      "lsr %D0\n\t"
+      "ror %C0\n\t"
+      "ror %B0\n\t"
+      "ror %A0\n\t"
+      "brcc 2f\n\t"
+      "eor %A0, %A3\n\t"
+      "eor %B0, %B3\n\t"
+      "eor %C0, %C3\n\t"
+      "eor %D0, %D3\n"
+      "2:\n\t"
+      "dec %1\n\t"
+      "brne 1b"
+      : "+r"(crc), "+d"(k)
+      : "r"(b), "r"(0xEDB88320UL));
   return crc;
 }
-static uint32_t crc_flash(sf_addr_t a, uint16_t n) {
+static uint32_t crc_flash(ovl_addr_t a, uint16_t n) {
   uint32_t c = 0xFFFFFFFFUL;
-  while (n--) c = crc_byte(c, sf_flash_read_byte(a++));
+  while (n--) c = crc_byte(c, fl_rd(a++));
   return ~c;
 }
 
@@ -109,7 +147,6 @@ struct Record {  // one directory record (segment linked for one slot)
   uint8_t mac[SF_OVL_MAC_SIZE];
 };
 
-
 sf_status_t OverlayManager::checkImage() {
   uint8_t h[SF_OVL_HEADER_SIZE];
   nor.read(norAddr_, h, sizeof h);
@@ -118,14 +155,15 @@ sf_status_t OverlayManager::checkImage() {
   for (uint8_t i = 0; i < SF_OVL_HEADER_SIZE - 4; i++) c = crc_byte(c, h[i]);
   if (~c != rd32(h + 44)) return SF_ERR_OVERLAY_CRC;
   if (h[8] != SIGNATURE_0 || h[9] != SIGNATURE_1 || h[10] != SIGNATURE_2) return SF_ERR_OVERLAY_IMAGE;
-  if (rd16(h + 12) != SPM_PAGESIZE || h[14] != sf_slot_count() || rd32(h + 16) != sf_slot_size() ||
+  if (rd16(h + 12) != SPM_PAGESIZE || h[14] != n_slots || rd32(h + 16) != sf_slot_size() ||
       rd32(h + 20) != sf_slots_start() || h[15] != nseg() || rd32(h + 24) != build_id())
     return SF_ERR_OVERLAY_IMAGE;
   bool has_mac = h[5] & SF_OVL_FLAG_MAC;
   if (key_ && !has_mac) return SF_ERR_OVERLAY_MAC;
-  if (rd16(h + 30) != SF_OVL_DIR_RECORD + (has_mac ? SF_OVL_MAC_SIZE : 0)) return SF_ERR_OVERLAY_IMAGE;
+  uint8_t stride = SF_OVL_DIR_RECORD + (has_mac ? SF_OVL_MAC_SIZE : 0);
+  if (rd16(h + 30) != stride) return SF_ERR_OVERLAY_IMAGE;
   // directory checksum
-  uint16_t dir_bytes = (uint16_t)h[15] * h[14] * rd16(h + 30);
+  uint16_t dir_bytes = (uint16_t)h[15] * h[14] * stride;
   c = 0xFFFFFFFFUL;
   nor.readStart(norAddr_ + SF_OVL_HEADER_SIZE);
   for (uint16_t i = 0; i < dir_bytes; i++) c = crc_byte(c, nor.readNext());
@@ -133,14 +171,13 @@ sf_status_t OverlayManager::checkImage() {
   for (uint8_t i = 0; i < 4; i++) stored[i] = nor.readNext();
   nor.end();
   if (~c != rd32(stored)) return SF_ERR_OVERLAY_CRC;
-  if (!key_ && has_mac) key_ = 0;  // MACs present but not required: ignored
-  recStride_ = rd16(h + 30);
+  recStride_ = stride;  // MACs present but no key: they are ignored
   return SF_OK;
 }
 
 static sf_status_t read_record(SpiNor &nor, uint32_t base, uint8_t stride, uint8_t seg, uint8_t slot, Record &r) {
   uint8_t raw[SF_OVL_DIR_RECORD + SF_OVL_MAC_SIZE];
-  uint32_t at = base + SF_OVL_HEADER_SIZE + (uint32_t)(seg * sf_slot_count() + slot) * stride;
+  uint32_t at = base + SF_OVL_HEADER_SIZE + (uint16_t)(seg * n_slots + slot) * stride;
   nor.read(at, raw, stride);
   if (raw[0] != seg || raw[1] != slot) return SF_ERR_OVERLAY_IMAGE;
   r.size = rd16(raw + 4);
@@ -148,8 +185,8 @@ static sf_status_t read_record(SpiNor &nor, uint32_t base, uint8_t stride, uint8
   r.link = rd32(raw + 12);
   r.crc = rd32(raw + 16);
   if (stride > SF_OVL_DIR_RECORD) memcpy(r.mac, raw + SF_OVL_DIR_RECORD, SF_OVL_MAC_SIZE);
-  if (r.link != sf_slot_start(slot) + SF_OVL_SLOT_HEADER) return SF_ERR_OVERLAY_IMAGE;
-  if ((uint32_t)r.size + SF_OVL_SLOT_HEADER > sf_slot_size()) return SF_ERR_NO_SLOT;
+  if (r.link != (uint32_t)slot_addr(slot) + SF_OVL_SLOT_HEADER) return SF_ERR_OVERLAY_IMAGE;
+  if (r.size + SF_OVL_SLOT_HEADER > slot_bytes()) return SF_ERR_NO_SLOT;
   return SF_OK;
 }
 
@@ -157,40 +194,20 @@ static void make_slot_header(uint8_t *h, uint8_t seg, uint8_t slot, const Record
   h[0] = (uint8_t)SF_OVL_SLOT_MAGIC; h[1] = SF_OVL_SLOT_MAGIC >> 8; h[2] = seg; h[3] = slot;
   h[4] = (uint8_t)r.size; h[5] = r.size >> 8; h[6] = 1; h[7] = 0xFF;
   uint32_t b = build_id();
-  for (uint8_t i = 0; i < 4; i++) { h[8 + i] = (uint8_t)(b >> (8 * i)); h[12 + i] = (uint8_t)(r.crc >> (8 * i)); }
+  memcpy(h + 8, &b, 4);
+  memcpy(h + 12, &r.crc, 4);
 }
 
-// Fill page_buf with page p of the slot image (header + code, 0xFF padding), streaming the code from NOR.
-static void expected_page(SpiNor &nor, uint32_t norBase, uint8_t seg, uint8_t slot, const Record &r, uint16_t p) {
-  uint16_t i = 0;
-  int32_t code_at = (int32_t)p * SPM_PAGESIZE - SF_OVL_SLOT_HEADER;  // code offset of the page's first byte
-  if (p == 0) {
-    make_slot_header(page_buf, seg, slot, r);
-    i = SF_OVL_SLOT_HEADER;
-    code_at = 0;
-  }
-  uint16_t avail = code_at < (int32_t)r.size ? (uint16_t)(r.size - code_at) : 0;
-  uint16_t take = SPM_PAGESIZE - i;
-  if (take > avail) take = avail;
-  if (take) nor.read(norBase + r.offset + code_at, page_buf + i, take);
-  memset(page_buf + i + take, 0xFF, SPM_PAGESIZE - i - take);
-}
-
-static bool flash_equals(sf_addr_t a) {
+static bool flash_erased(ovl_addr_t a) {
   for (uint16_t i = 0; i < SPM_PAGESIZE; i++)
-    if (sf_flash_read_byte(a + i) != page_buf[i]) return false;
-  return true;
-}
-static bool flash_erased(sf_addr_t a) {
-  for (uint16_t i = 0; i < SPM_PAGESIZE; i++)
-    if (sf_flash_read_byte(a + i) != 0xFF) return false;
+    if (fl_rd(a + i) != 0xFF) return false;
   return true;
 }
 
 // ---- residency ---------------------------------------------------------------------------------------------
 static void set_resident(uint8_t seg, uint8_t slot) {
   seg_in[slot] = seg;
-  uint16_t w = (uint16_t)((sf_slot_start(slot) + SF_OVL_SLOT_HEADER) >> 1);
+  uint16_t w = (uint16_t)((slot_addr(slot) + SF_OVL_SLOT_HEADER) >> 1);
   uint8_t s = SREG;
   cli();  // the stubs read the two bytes separately
   __sf_ovl_base[seg] = w;
@@ -210,16 +227,15 @@ static void clear_slot(uint8_t slot) {
 }
 
 void OverlayManager::scanSlots() {
-  uint8_t n = sf_slot_count();
   uint32_t bid = build_id();
-  for (uint8_t k = 0; k < n && k < SF_OVL_MAX_SLOTS; k++) {
+  for (uint8_t k = 0; k < n_slots; k++) {
     seg_in[k] = SF_OVL_NOT_RESIDENT;
     uint8_t h[SF_OVL_SLOT_HEADER];
-    sf_addr_t a = sf_slot_start(k);
-    sf_flash_read(a, h, sizeof h);
+    ovl_addr_t a = slot_addr(k);
+    for (uint8_t i = 0; i < SF_OVL_SLOT_HEADER; i++) h[i] = fl_rd(a + i);
     uint16_t size = rd16(h + 4);
     if (rd16(h) != SF_OVL_SLOT_MAGIC || h[6] != 1 || h[3] != k || h[2] >= nseg() || rd32(h + 8) != bid ||
-        (uint32_t)size + SF_OVL_SLOT_HEADER > sf_slot_size())
+        size + SF_OVL_SLOT_HEADER > slot_bytes())
       continue;
     if (crc_flash(a + SF_OVL_SLOT_HEADER, size) != rd32(h + 12)) continue;  // torn or stale: not resident
     if (__sf_ovl_base[h[2]]) continue;  // already resident in a lower slot (a copy): use that one
@@ -236,15 +252,17 @@ sf_status_t OverlayManager::begin(uint32_t norAddr, uint32_t expectedJedec, cons
     __sf_ovl_stamp[s] = 0;
   }
   memset(seen, 0, sizeof seen);
+  uint16_t n = sf_slot_count();
+  n_slots = n > SF_OVL_MAX_SLOTS ? 0 : (uint8_t)n;
   for (uint8_t k = 0; k < SF_OVL_MAX_SLOTS; k++) {
     uint32_t e = 0;
-    if (eepromAddr_ != 0xFFFF && k < sf_slot_count()) {
+    if (eepromAddr_ != 0xFFFF && k < n_slots) {
       e = eeprom_read_dword((const uint32_t *)(eepromAddr_ + 4 * k));
       if (e == 0xFFFFFFFFUL) e = 0;  // erased EEPROM: never counted
     }
     erase_count[k] = e;
   }
-  if (sf_slot_count() > SF_OVL_MAX_SLOTS || sf_slot_count() == 0) return image_ = last_ = SF_ERR_NO_SLOT;
+  if (n_slots == 0) return image_ = last_ = SF_ERR_NO_SLOT;
   scanSlots();
   sf_status_t st = sf_flash_begin();
   if (st == SF_OK) st = nor.begin(expectedJedec);
@@ -254,24 +272,32 @@ sf_status_t OverlayManager::begin(uint32_t norAddr, uint32_t expectedJedec, cons
 }
 
 uint8_t OverlayManager::segmentCount() const { return nseg(); }
-uint8_t OverlayManager::slotCount() const { return (uint8_t)sf_slot_count(); }
+uint8_t OverlayManager::slotCount() const { return n_slots; }
 uint32_t OverlayManager::erases(uint8_t slot) const { return slot < SF_OVL_MAX_SLOTS ? erase_count[slot] : 0; }
 int8_t OverlayManager::slotOf(uint8_t segment) const {
-  for (uint8_t k = 0; k < sf_slot_count(); k++)
+  for (uint8_t k = 0; k < n_slots; k++)
     if (seg_in[k] == segment) return (int8_t)k;
   return -1;
 }
 int16_t OverlayManager::segmentIn(uint8_t slot) const {
-  return slot < sf_slot_count() && seg_in[slot] != SF_OVL_NOT_RESIDENT ? seg_in[slot] : -1;
+  return slot < n_slots && seg_in[slot] != SF_OVL_NOT_RESIDENT ? seg_in[slot] : -1;
 }
 
 // ---- the load ----------------------------------------------------------------------------------------------
+// Two streaming passes over the segment in the NOR chip (docs/overlay-format.md, "Load procedure"):
+//   A (before anything is erased): CRC-32 (+ SipHash), and which slot pages differ from what is in flash;
+//   B: the differing pages are erased and programmed from a second read; a Fletcher-16 over pass B must equal
+//      pass A's, so the bytes programmed are the bytes that were verified (a cheap check: CRC-32 again would
+//      cost ~80 cycles a byte); the header page (header + first code bytes) is programmed last, from a third
+//      read of its few code bytes, checked against pass A's Fletcher-16 of them (no second page buffer in RAM).
+// Every page program is read back by sf_flash_program; after a reset scanSlots checks the CRC-32 again.
+static void __attribute__((noinline)) bit_set(uint8_t *m, uint8_t p) { m[p >> 3] |= (uint8_t)(1 << (p & 7)); }
+static bool __attribute__((noinline)) bit_get(const uint8_t *m, uint8_t p) { return m[p >> 3] & (1 << (p & 7)); }
+
 sf_status_t OverlayManager::loadIntoChecked(uint8_t seg, uint8_t slot) {
   Record r;
   sf_status_t st = read_record(nor, norAddr_, recStride_, seg, slot, r);
   if (st) return st;
-  // 1. the whole segment is checked (CRC-32 and MAC) before anything is erased
-  uint32_t c = 0xFFFFFFFFUL;
 #if SPAREFLASH_OVERLAY_MAC
   SipState sip;
   if (key_) {
@@ -283,70 +309,104 @@ sf_status_t OverlayManager::loadIntoChecked(uint8_t seg, uint8_t slot) {
 #else
   if (key_) return SF_ERR_OVERLAY_MAC;  // a key without the MAC code compiled in: refuse rather than skip
 #endif
+  const ovl_addr_t base = slot_addr(slot);
+  const uint8_t pages = (uint8_t)((SF_OVL_SLOT_HEADER + r.size + SPM_PAGESIZE - 1) / SPM_PAGESIZE);
+  uint8_t differ[SF_OVL_MAX_PAGES / 8];
+  memset(differ, 0, sizeof differ);
+  // page 0 starts with the slot header
+  make_slot_header(page_buf, seg, slot, r);
+  for (uint8_t i = 0; i < SF_OVL_SLOT_HEADER; i++)
+    if (fl_rd(base + i) != page_buf[i]) differ[0] = 1;
+  // pass A: verify and compare, one streamed read
+  const uint16_t head = r.size < SPM_PAGESIZE - SF_OVL_SLOT_HEADER ? r.size : SPM_PAGESIZE - SF_OVL_SLOT_HEADER;
+  uint32_t c = 0xFFFFFFFFUL;
+  uint8_t f1 = 0, f2 = 0, h1 = 0, h2 = 0;
+  ovl_addr_t a = base + SF_OVL_SLOT_HEADER;
   nor.readStart(norAddr_ + r.offset);
-  for (uint16_t i = 0; i < r.size; i++) {
+  for (uint16_t i = 0; i < r.size; i++, a++) {
     uint8_t b = nor.readNext();
     c = crc_byte(c, b);
+    f1 += b;
+    f2 += f1;
+    if (i + 1 == head) {  // Fletcher-16 of the header page's code bytes
+      h1 = f1;
+      h2 = f2;
+    }
 #if SPAREFLASH_OVERLAY_MAC
     if (key_) sip_byte(sip, b);
 #endif
+    if (fl_rd(a) != b) bit_set(differ, (uint8_t)((a - base) / SPM_PAGESIZE));
   }
   nor.end();
+  for (; a < base + (ovl_addr_t)pages * SPM_PAGESIZE; a++)  // the rest of the last page must be blank
+    if (fl_rd(a) != 0xFF) bit_set(differ, pages - 1);
   if (~c != r.crc) return SF_ERR_OVERLAY_CRC;
 #if SPAREFLASH_OVERLAY_MAC
   if (key_) {
     uint64_t tag = sip_final(sip);
-    for (uint8_t i = 0; i < 8; i++)
-      if (r.mac[i] != (uint8_t)(tag >> (8 * i))) return SF_ERR_OVERLAY_MAC;
+    if (memcmp(r.mac, &tag, SF_OVL_MAC_SIZE) != 0) return SF_ERR_OVERLAY_MAC;
   }
 #endif
-  // 2. which pages differ, and how many erases that costs (the budget is checked before the first erase)
-  sf_addr_t base = sf_slot_start(slot);
-  uint16_t pages = (uint16_t)((SF_OVL_SLOT_HEADER + r.size + SPM_PAGESIZE - 1) / SPM_PAGESIZE);
-  uint16_t changed = 0, need = 0;
-  for (uint16_t p = 0; p < pages; p++) {
-    expected_page(nor, norAddr_, seg, slot, r, p);
-    sf_addr_t a = base + (uint32_t)p * SPM_PAGESIZE;
-    if (!flash_equals(a)) {
-      changed++;
-      if (p && !flash_erased(a)) need++;
-    }
-  }
-  if (!changed) {  // identical content already there (e.g. header valid but RAM state lost): no erase
+  // which pages change, and how many erases that costs (the budget is checked before the first erase)
+  uint8_t need = 0;
+  uint8_t any = 0;
+  for (uint8_t k = 0; k < sizeof differ; k++) any |= differ[k];
+  if (!any) {  // identical content already there (e.g. moved back to a slot it still fills): no erase
     clear_slot(slot);
     set_resident(seg, slot);
     return SF_OK;
   }
-  bool erase0 = !flash_erased(base);
-  if (erase0) need++;
+  bit_set(differ, 0);  // the header page is always rewritten (it is invalidated first)
+  for (uint8_t p = 0; p < pages; p++)
+    if (bit_get(differ, p) && !flash_erased(base + (ovl_addr_t)p * SPM_PAGESIZE)) need++;
   if (erase_count[slot] + need > budget_) return SF_ERR_WEAR_BUDGET;
   if (eepromAddr_ != 0xFFFF)  // counted before erasing: a power cut can over-count, never under-count
     eeprom_update_dword((uint32_t *)(eepromAddr_ + 4 * slot), erase_count[slot] + need);
-  // 3. invalidate: the header page goes first, so a cut from here on leaves no valid header
+  // invalidate: the header page goes first, so a cut from here on leaves no valid header
   clear_slot(slot);
-  if (erase0) {
+  if (!flash_erased(base)) {
     if ((st = sf_flash_erase_page(base))) return st;
     erase_count[slot]++;
     erased_++;
   }
-  // 4. the other pages, skipping those that already hold the right bytes
-  for (uint16_t p = 1; p < pages; p++) {
-    sf_addr_t a = base + (uint32_t)p * SPM_PAGESIZE;
-    expected_page(nor, norAddr_, seg, slot, r, p);
-    if (flash_equals(a)) continue;
-    if (!flash_erased(a)) {
-      if ((st = sf_flash_erase_page(a))) return st;
+  // pass B: stream the code again, program the differing pages (page 0's bytes only go through the checksum)
+  uint8_t g1 = 0, g2 = 0;
+  nor.readStart(norAddr_ + r.offset);
+  uint16_t left = r.size;
+  for (uint8_t p = 0; p < pages; p++) {
+    uint16_t i = p ? 0 : SF_OVL_SLOT_HEADER;
+    for (; i < SPM_PAGESIZE && left; i++, left--) {
+      uint8_t b = nor.readNext();
+      g1 += b;
+      g2 += g1;
+      page_buf[i] = b;
+    }
+    if (i < SPM_PAGESIZE) memset(page_buf + i, 0xFF, SPM_PAGESIZE - i);
+    if (p == 0 || !bit_get(differ, p)) continue;
+    ovl_addr_t pa = base + (ovl_addr_t)p * SPM_PAGESIZE;
+    if (!flash_erased(pa)) {
+      if ((st = sf_flash_erase_page(pa))) break;
       erase_count[slot]++;
       erased_++;
     }
-    if ((st = sf_flash_program(a, page_buf, SPM_PAGESIZE))) return st;
+    if ((st = sf_flash_program(pa, page_buf, SPM_PAGESIZE))) break;
     written_++;
   }
-  // 5. the header page last: from this write on the slot is valid
-  expected_page(nor, norAddr_, seg, slot, r, 0);
+  nor.end();
+  if (st) return st;
+  if (g1 != f1 || g2 != f2) return SF_ERR_OVERLAY_CRC;  // the chip gave other bytes than it did in pass A
+  // the header page last: from this write on the slot is valid
+  make_slot_header(page_buf, seg, slot, r);
+  nor.read(norAddr_ + r.offset, page_buf + SF_OVL_SLOT_HEADER, head);
+  g1 = g2 = 0;
+  for (uint8_t i = 0; i < head; i++) {
+    g1 += page_buf[SF_OVL_SLOT_HEADER + i];
+    g2 += g1;
+  }
+  if (g1 != h1 || g2 != h2) return SF_ERR_OVERLAY_CRC;
+  memset(page_buf + SF_OVL_SLOT_HEADER + head, 0xFF, SPM_PAGESIZE - SF_OVL_SLOT_HEADER - head);
   if ((st = sf_flash_program(base, page_buf, SPM_PAGESIZE))) return st;
   written_++;
-  if (crc_flash(base + SF_OVL_SLOT_HEADER, r.size) != r.crc) return SF_ERR_VERIFY;
   set_resident(seg, slot);
   loads_++;
   return SF_OK;
@@ -354,7 +414,7 @@ sf_status_t OverlayManager::loadIntoChecked(uint8_t seg, uint8_t slot) {
 
 sf_status_t OverlayManager::loadInto(uint8_t seg, uint8_t slot) {
   if (seg >= nseg()) return last_ = SF_ERR_NO_OVERLAY;
-  if (slot >= sf_slot_count()) return last_ = SF_ERR_NO_SLOT;
+  if (slot >= n_slots) return last_ = SF_ERR_NO_SLOT;
   if (image_) return last_ = image_;
   if (seg_in[slot] == seg) return last_ = SF_OK;
   int8_t other = slotOf(seg);
@@ -365,7 +425,7 @@ sf_status_t OverlayManager::loadInto(uint8_t seg, uint8_t slot) {
 
 // The firmware's replacement policy; policy.py StatsPolicy is its model (same arithmetic, same tie-break).
 uint8_t OverlayManager::pickSlot(uint8_t seg, uint8_t protectedMask) {
-  uint8_t n = sf_slot_count();
+  uint8_t n = n_slots;
   uint8_t clock = __sf_ovl_clock;
   if (seen[seg >> 3] & (1 << (seg & 7))) {
     uint8_t g = (uint8_t)(clock - __sf_ovl_stamp[seg]);
@@ -402,7 +462,7 @@ sf_status_t OverlayManager::load(uint8_t seg) {
 static uint8_t protected_slots() {
   uint8_t mask = 0;
   uint16_t lo = (uint16_t)(sf_slots_start() >> 1), size_w = (uint16_t)(sf_slot_size() >> 1);
-  uint16_t hi = lo + size_w * sf_slot_count();
+  uint16_t hi = lo + size_w * n_slots;
   const uint8_t *p = (const uint8_t *)SP + 1;
   const uint8_t *end = (const uint8_t *)RAMEND;
   for (; p < end; p++) {

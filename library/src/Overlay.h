@@ -15,16 +15,25 @@
 #ifndef SPAREFLASH_OVERLAY_H
 #define SPAREFLASH_OVERLAY_H
 
+#include <avr/pgmspace.h>
 #include <stdint.h>
 #include "SpiNor.h"
 #include "spareflash_flash.h"
 
 // Put a function into overlay segment `seg` (section .ovl.<seg>). Use it on every function of the segment,
 // helpers included (unmarked helpers stay resident, which works but costs resident flash).
+// SPAREFLASH_OVERLAY_STR(seg, "text"): a string constant stored in segment `seg` itself (read it with LPM, e.g.
+// pgm_read_byte / strcpy_P, and only while the segment runs): no RAM and no resident flash, unlike a literal.
 #ifdef SPAREFLASH_NO_OVERLAYS  // the same code built as one ordinary program (reference builds)
 #define SPAREFLASH_OVERLAY(seg) __attribute__((noinline))
+#define SPAREFLASH_OVERLAY_STR(seg, s) PSTR(s)
 #else
 #define SPAREFLASH_OVERLAY(seg) __attribute__((section(".ovl." #seg), noinline, used))
+#define SPAREFLASH_OVERLAY_STR(seg, s)                                                         \
+  (__extension__({                                                                           \
+    static const char sf__str[] __attribute__((section(".ovl." #seg ".str"), used)) = (s);  \
+    &sf__str[0];                                                                             \
+  }))
 #endif
 
 // Overlay status codes beyond spareflash_status.h's overlay range (0x40-0x43); kept in that range.

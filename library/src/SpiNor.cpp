@@ -27,10 +27,9 @@ uint8_t SpiNor::transfer(uint8_t b) {
   USIDR = b;
   const uint8_t lo = (1 << USIWM0) | (1 << USICS1) | (1 << USITC);
   const uint8_t hi = (1 << USIWM0) | (1 << USICS1) | (1 << USITC) | (1 << USICLK);
-  for (uint8_t i = 0; i < 8; i++) {
-    USICR = lo;
-    USICR = hi;
-  }
+  // unrolled: 16 back-to-back `out`s clock the byte at F_CPU / 2 (a loop would add 3 cycles a bit)
+  USICR = lo; USICR = hi; USICR = lo; USICR = hi; USICR = lo; USICR = hi; USICR = lo; USICR = hi;
+  USICR = lo; USICR = hi; USICR = lo; USICR = hi; USICR = lo; USICR = hi; USICR = lo; USICR = hi;
   return USIDR;
 #else
   SPDR = b;

@@ -8,6 +8,7 @@
 #ifndef SPAREFLASH_SPINOR_H
 #define SPAREFLASH_SPINOR_H
 
+#include <avr/io.h>
 #include <stdint.h>
 #include "spareflash_status.h"
 
@@ -21,7 +22,17 @@ class SpiNor {
   void read(uint32_t addr, void *dst, uint16_t n);
   // Streaming read: readStart(), any number of readNext(), then end(). Used to hash and copy without a buffer.
   void readStart(uint32_t addr);
-  uint8_t readNext() { return transfer(0xFF); }
+  uint8_t readNext() {
+#if defined(SPDR) && !defined(USICR)
+    // inline on the hardware SPI: the loader's streaming loops are paced by the 16-cycle byte transfer
+    SPDR = 0xFF;
+    while (!(SPSR & (1 << SPIF))) {
+    }
+    return SPDR;
+#else
+    return transfer(0xFF);
+#endif
+  }
   void end();
 
   // Program up to 256 bytes inside one 256-byte NOR page (waits until done); erase a 4 KB sector.

@@ -131,7 +131,10 @@ def _scan(obj: Path) -> _ObjInfo:
     with obj.open("rb") as fh:
         elf = ELFFile(fh)
         sec_names = [s.name for s in elf.iter_sections()]
-        seg_of_index = {i: n[len(SEGMENT_PREFIX):] for i, n in enumerate(sec_names) if n.startswith(SEGMENT_PREFIX)}
+        # `.ovl.<seg>` and `.ovl.<seg>.<anything>` (SPAREFLASH_OVERLAY_STR's `.ovl.<seg>.str`): segment names are
+        # C identifiers, so the name ends at the next dot
+        seg_of_index = {i: n[len(SEGMENT_PREFIX):].split(".")[0] for i, n in enumerate(sec_names)
+                        if n.startswith(SEGMENT_PREFIX)}
         segs = set(seg_of_index.values())
         entries: list[tuple[str, str]] = []
         symtab = elf.get_section_by_name(".symtab")
@@ -183,7 +186,8 @@ def _elf_sections(elf_path: Path) -> dict[str, tuple[int, bytes]]:
 def build_overlays(sources: Sequence[str | os.PathLike[str]], plan_config: PlanConfig,
                    build_dir: str | os.PathLike[str], *, include_dirs: Sequence[str | os.PathLike[str]] = (),
                    defines: Sequence[str] = (),
-                   f_cpu: int = 16_000_000, mac_key: bytes | None = None, library: bool = True) -> OverlayBuild:
+                   f_cpu: int = 16_000_000, mac_key: bytes | None = None, library: bool = True,
+                   cflags: Sequence[str] = ()) -> OverlayBuild:
     """Build a firmware with overlay segments and its overlays.bin (see the module docstring)."""
     layout = plan(plan_config)
     chip = layout.chip
@@ -201,7 +205,7 @@ def build_overlays(sources: Sequence[str | os.PathLike[str]], plan_config: PlanC
     fuses_c = out / "sf_fuses.c"
     _write(fuses_c, fuse_section_source(layout))
     srcs.append(fuses_c)
-    flags = [f"-DF_CPU={f_cpu}UL", *(f"-D{d}" for d in (*layout.defines(), *defines)),
+    flags = [*cflags, f"-DF_CPU={f_cpu}UL", *(f"-D{d}" for d in (*layout.defines(), *defines)),
              f"-I{LIBRARY_SRC}", *(f"-I{Path(d).resolve()}" for d in include_dirs)]
     objs: list[Path] = []
     for i, src in enumerate(srcs):
@@ -261,6 +265,12 @@ def build_overlays(sources: Sequence[str | os.PathLike[str]], plan_config: PlanC
         res = {n: d for n, (_a, d) in secs.items() if not n.startswith(SEGMENT_PREFIX)}
         if resident is None:
             resident = res
+            text_addr, text = secs.get(".text", (0, b""))
+            used = text_addr + len(text) + len(secs.get(".data", (0, b""))[1])  # .data's image follows .text
+            if used > layout.app_end:
+                raise OverlayBuildError(f"resident-size: the resident image needs {used} bytes, the plan leaves "
+                                        f"{layout.app_end} below the reserved regions (fewer or smaller slots, "
+                                        "or move code into segments)")
         elif res != resident:
             raise OverlayBuildError(f"resident-differs: the resident image changes when segments move to slot {slot}")
         want = slot_link_address(layout.slots.start, layout.slot_size, slot)

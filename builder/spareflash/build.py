@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from .chips import CHIPS, Chip
+from .chips import CHIPS, Chip, get_chip
 from .errors import SpareFlashError, ToolchainError
 from .plan import Layout, PlanConfig, plan
 
@@ -63,15 +63,19 @@ HEX_DROP_FLAGS = ("-R", ".eeprom", "-R", ".fuse", "-R", ".lock", "-R", ".signatu
 
 @dataclass(frozen=True)
 class Board:
-    """How to build for one board. The MCU is not written here: it comes from the chip model's board list."""
+    """How to build for one board. The MCU is not written here: it comes from the chip model's board list
+    (a bare chip without an Arduino board names its chip instead, and starts from the chip's factory fuses)."""
 
     name: str
-    plan_board: str  # key into Chip.boards (the fuses the board ships with)
+    plan_board: str | None  # key into Chip.boards (the fuses the board ships with); None for a bare chip
     fqbn: str | None  # None: no Arduino core; built with avr-gcc directly
     f_cpu: int
+    bare_chip: str | None = None  # a chip in the chip model, for boards the chip model does not list
 
     @property
     def chip(self) -> Chip:
+        if self.bare_chip is not None:
+            return get_chip(self.bare_chip)
         for chip in CHIPS.values():
             if self.plan_board in chip.boards:
                 return chip
@@ -91,6 +95,10 @@ BOARDS: dict[str, Board] = {
         Board("mega2560", "megaatmega2560", "arduino:avr:mega:cpu=atmega2560", 16_000_000),
         Board("leonardo", "leonardo", "arduino:avr:leonardo", 16_000_000),
         Board("attiny85", "attiny85", None, 8_000_000),
+        # Bare chips (no Arduino core here: avr-libc + tinycore like the ATtiny85; print through GPIOR1). The
+        # simulator models both; the 168P/88P keep BOOTSZ in efuse, so they exercise that fuse layout.
+        Board("atmega168p", None, None, 16_000_000, bare_chip="atmega168p"),
+        Board("atmega88p", None, None, 8_000_000, bare_chip="atmega88p"),
     )
 }
 
@@ -401,11 +409,14 @@ def _build_direct(board: Board, sketch_dir: Path, layout: Layout | None, build_d
 # ---- entry point ------------------------------------------------------------------------------------------------
 def build_sketch(sketch_dir: str | os.PathLike[str], board: str = "uno", plan_config: PlanConfig | None = None,
                  build_dir: str | os.PathLike[str] | None = None, extra_flags: Sequence[str] = (),
-                 libraries: Sequence[str | os.PathLike[str]] = (), *, apply_plan: bool = True) -> BuildResult:
+                 libraries: Sequence[str | os.PathLike[str]] = (), *, apply_plan: bool = True,
+                 layout: Layout | None = None) -> BuildResult:
     """Compile the sketch in `sketch_dir` for `board` with the flash plan applied.
 
     plan_config: None plans with the board's defaults (chip's default backend and storage size).
     apply_plan=False builds a plain sketch (no SpareFlash symbols/fuses; `layout` is None).
+    layout: a Layout computed elsewhere, used instead of planning (e.g. a test moving the regions under another
+    boot section); it must be for the board's chip.
     build_dir: default `.build/<sketch>-<board>-<hash of the options>` in the repo, reused so rebuilds are fast.
     extra_flags: -Wl,/-T/-L/-l flags and .o/.a/.ld files go to the link, everything else to compile and link.
     libraries: extra Arduino library folders (arduino-builder `-libraries`); for attiny85, source folders.
@@ -414,7 +425,13 @@ def build_sketch(sketch_dir: str | os.PathLike[str], board: str = "uno", plan_co
     b = get_board(board)
     sdir = Path(sketch_dir).resolve()
     _sketch_files(sdir)
-    layout = _resolve_plan(b, plan_config) if apply_plan else None
+    if layout is not None:
+        if plan_config is not None or not apply_plan:
+            raise SpareFlashError("build: give either a layout or a plan_config/apply_plan=False, not both")
+        if layout.chip.name != b.mcu:
+            raise SpareFlashError(f"layout is for {layout.chip.name} but board '{b.name}' has a {b.mcu}")
+    else:
+        layout = _resolve_plan(b, plan_config) if apply_plan else None
     libs = [Path(p).resolve() for p in libraries]
     compile_flags, link_flags = _split_flags(extra_flags)
     if build_dir is None:

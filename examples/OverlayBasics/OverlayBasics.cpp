@@ -12,6 +12,13 @@ uint16_t ovl_gcd(uint16_t a, uint16_t b);
 uint16_t ovl_checksum(const char *s);
 uint8_t ovl_fib_digits(uint8_t n);
 
+#if SPAREFLASH_OVERLAY_MAC
+// Authenticated segments: built with -DSPAREFLASH_OVERLAY_MAC=1 and the image signed with the same key
+// (`spareflash overlay build --mac-key ...`). A real product keeps the key out of the source (EEPROM, a fuse-
+// protected page); the example takes it from -DOVERLAY_KEY=0x..,0x.. so the test can set it.
+static uint8_t mac_key[16] = {OVERLAY_KEY};
+#endif
+
 static void fail(sf_status_t st, uint8_t seg) {
   con_kv("overlay_error", st);
   con_kv("segment", seg);
@@ -21,7 +28,11 @@ int main() {
   con_begin();
 #ifndef SPAREFLASH_NO_OVERLAYS
   Overlay.onError(fail);
+#if SPAREFLASH_OVERLAY_MAC
+  sf_status_t st = Overlay.begin(0, 0, mac_key);
+#else
   sf_status_t st = Overlay.begin();
+#endif
   con_kv("begin", st);
   con_kv("resident_math", Overlay.slotOf(0) >= 0);
   con_kv("resident_text", Overlay.slotOf(1) >= 0);

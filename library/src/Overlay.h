@@ -36,10 +36,7 @@
   }))
 #endif
 
-// Overlay status codes beyond spareflash_status.h's overlay range (0x40-0x43); kept in that range.
-#define SF_ERR_OVERLAY_IMAGE 0x44  // overlays.bin header/MCU/geometry/build id do not match this firmware
-#define SF_ERR_WEAR_BUDGET 0x45    // the load would exceed the slot's erase budget (nothing was erased)
-#define SF_ERR_OVERLAY_MAC 0x46    // a segment fails its SipHash-2-4 MAC (or the image has none)
+// Status codes: spareflash_status.h, overlay range 0x40-0x46.
 
 typedef void (*sf_overlay_hook_t)(sf_status_t status, uint8_t segment);
 

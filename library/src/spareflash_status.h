@@ -46,5 +46,8 @@ typedef uint8_t sf_status_t;
 #define SF_ERR_OVERLAY_CRC 0x41 // overlay image fails its checksum
 #define SF_ERR_NO_SLOT 0x42     // no overlay slot available / overlay too large for a slot
 #define SF_ERR_NO_OVERLAY 0x43  // overlay id not in the image
+#define SF_ERR_OVERLAY_IMAGE 0x44  // overlays.bin header/MCU/geometry/build id do not match this firmware
+#define SF_ERR_WEAR_BUDGET 0x45    // the load would exceed the slot's erase budget (nothing was erased)
+#define SF_ERR_OVERLAY_MAC 0x46    // a segment fails its SipHash-2-4 MAC (or the image has none)
 
 #endif  // SPAREFLASH_STATUS_H

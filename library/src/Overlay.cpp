@@ -419,7 +419,9 @@ sf_status_t OverlayManager::loadInto(uint8_t seg, uint8_t slot) {
   if (seg_in[slot] == seg) return last_ = SF_OK;
   int8_t other = slotOf(seg);
   sf_status_t st = loadIntoChecked(seg, slot);
-  if (st == SF_OK && other >= 0) clear_slot((uint8_t)other);  // one copy is enough
+  // one copy is enough: forget the other slot (its bytes stay; a later load back finds them equal). Only the
+  // slot's owner: clear_slot would also zero the segment's base, which set_resident just pointed at `slot`.
+  if (st == SF_OK && other >= 0) seg_in[(uint8_t)other] = SF_OVL_NOT_RESIDENT;
   return last_ = st;
 }
 

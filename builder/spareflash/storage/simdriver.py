@@ -1,0 +1,604 @@
+"""Run the C++ storage code on the simulated chip: the StorageDriver firmware (tests/firmware/storage_driver).
+
+The firmware executes a command script against the real FlashStorage / FlashLog / FlashEEPROM and the real SPM
+backend (the plan's bootstub, fuses and lock bits) on the yasimavr ATmega328P. It is built once; every script is
+patched into its `sf_script` PROGMEM array in the flash image the chip is powered on with (`flash_in`), so a
+new sequence, a reboot after a power cut or a corrupted region costs a simulator start, not a build.
+
+The script language is the one of `script.ModelRunner` and tests/host/driver.cpp (one text line per command,
+one result line each, the same text), so one script runs on the model, the host build and the chip:
+    B  P k HEX  G k n  Z k  R k  C k  F  S  LB policy  LA HEX  LL  LC  ER a n  EW a HEX
+plus `W HEX` (only before the first command: load raw bytes into the regions) and `D` (only after the last:
+dump the regions), which the harness does on the flash image itself, and `V k` (firmware only: the size of
+key k, then its value read with that size) for checks that do not know the size to expect.
+
+Power cuts use the recorded page operations of one uncut run (`Simulator.page_ops`: every erase/write with the
+page before and after, and its cycle window): the flash at any cut cycle is the initial image with every
+operation that finished applied and the one in flight torn (`spareflash.sim.tear`, the same rule and RNG as
+`Simulator.cut_power`), so a workload is run once and each cut costs only the reboot that checks it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..errors import SpareFlashError
+from ..plan import Layout, PlanConfig
+from .script import ModelRunner
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DRIVER_SKETCH = REPO_ROOT / "tests" / "firmware" / "storage_driver" / "StorageDriver"
+SCRIPT_SYMBOL = "sf_script"
+MCU = "atmega328p"
+BUF = 72  # the firmware's data buffer (SPAREFLASH_LOG_MAX_RECORD + 8)
+
+# GPIOR0 markers of the firmware
+MARK_BOOT, MARK_CMD, MARK_DONE, MARK_END, MARK_BAD = 0xB0, 0xC1, 0xD0, 0xE0, 0xEB
+
+OK = 0
+
+
+class DriverError(SpareFlashError):
+    """A script the driver cannot run, or a run that did not end cleanly."""
+
+
+# -- building -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DriverFirmware:
+    elf: Path
+    layout: Layout
+    image: bytes  # the whole flash as built (empty script, erased regions)
+    script_addr: int
+    script_cap: int
+    single_write: bool = False
+
+    @property
+    def page_size(self) -> int:
+        return self.layout.chip.page_size
+
+    @property
+    def storage_pages(self) -> int:
+        return self.layout.storage.size // self.page_size
+
+    @property
+    def log_pages(self) -> int:
+        return self.layout.log.size // self.page_size
+
+    @property
+    def region_start(self) -> int:
+        return self.layout.storage.start
+
+    @property
+    def region_end(self) -> int:
+        """End of storage + log (the plan puts the log directly after the storage region)."""
+        return self.layout.log.end if self.layout.log.size else self.layout.storage.end
+
+    def model(self) -> ModelRunner:
+        return ModelRunner(self.page_size, self.storage_pages, self.log_pages, self.single_write)
+
+    def flash_image(self, script: bytes, regions: bytes | None = None, base: bytes | None = None) -> bytes:
+        """`base` (default: the built image) with `script` in sf_script and, if given, `regions` (storage then
+        log bytes) at the storage start."""
+        if len(script) >= self.script_cap:
+            raise DriverError(f"script of {len(script)} bytes does not fit the driver's {self.script_cap}-byte array")
+        img = bytearray(base if base is not None else self.image)
+        img[self.script_addr:self.script_addr + self.script_cap] = bytes(script) + bytes(self.script_cap - len(script))
+        if regions is not None:
+            if len(regions) > self.region_end - self.region_start:
+                raise DriverError(f"{len(regions)} region bytes do not fit {self.region_end - self.region_start}")
+            img[self.region_start:self.region_start + len(regions)] = regions
+        return bytes(img)
+
+
+def _script_symbol(elf: Path) -> tuple[int, int]:
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.sections import SymbolTableSection
+
+    with open(elf, "rb") as fh:
+        for sec in ELFFile(fh).iter_sections():
+            if isinstance(sec, SymbolTableSection):
+                for sym in sec.get_symbol_by_name(SCRIPT_SYMBOL) or []:
+                    return int(sym["st_value"]), int(sym["st_size"])
+    raise DriverError(f"{elf.name}: no symbol {SCRIPT_SYMBOL}")
+
+
+def build_driver(storage_bytes: int = 1024, log_bytes: int = 512, single_write: bool = False) -> DriverFirmware:
+    """Build (cached under .build/) the StorageDriver sketch for an Uno with the plan's bootstub backend."""
+    from ..build import build_sketch
+    from ..sim import load_firmware
+
+    if not DRIVER_SKETCH.is_dir():
+        raise DriverError(f"the storage driver firmware is not here ({DRIVER_SKETCH}): run from a checkout")
+    flags = ["-DSPAREFLASH_SINGLE_WRITE"] if single_write else []
+    r = build_sketch(DRIVER_SKETCH, "uno", plan_config=PlanConfig(MCU, storage_bytes=storage_bytes,
+                                                                  log_bytes=log_bytes), extra_flags=flags)
+    assert r.layout is not None
+    addr, size = _script_symbol(r.elf)
+    fw = load_firmware(str(r.elf))
+    image = bytes(fw.flash) + b"\xff" * (r.layout.chip.flash_size - len(fw.flash))
+    if r.layout.log.size and r.layout.log.start != r.layout.storage.end:
+        raise DriverError("the plan no longer puts the log right after the storage region")
+    return DriverFirmware(r.elf, r.layout, image, addr, size, single_write)
+
+
+# -- scripts ----------------------------------------------------------------------------------------------------
+
+
+def _byte(text: str, what: str, hi: int = 255) -> int:
+    v = int(text)
+    if not 0 <= v <= hi:
+        raise DriverError(f"{what} {v} out of range 0..{hi}")
+    return v
+
+
+def _data(text: str) -> bytes:
+    d = bytes.fromhex(text)
+    if len(d) > BUF:
+        raise DriverError(f"{len(d)} data bytes: the driver takes at most {BUF}")
+    return d
+
+
+def encode_command(line: str) -> bytes:
+    """One command line -> the firmware's bytes (see StorageDriver.ino)."""
+    p = line.split()
+    cmd, a = p[0], p[1:]
+    if cmd == "B":
+        return b"B"
+    if cmd == "P":
+        d = _data(a[1]) if len(a) > 1 else b""
+        return bytes([ord("P"), _byte(a[0], "key"), len(d)]) + d
+    if cmd == "G":
+        return bytes([ord("G"), _byte(a[0], "key"), _byte(a[1], "size", BUF)])
+    if cmd in ("Z", "V", "R", "C"):
+        return bytes([ord(cmd), _byte(a[0], "key")])
+    if cmd in ("F", "S"):
+        return cmd.encode()
+    if cmd == "LB":
+        return bytes([ord("L"), _byte(a[0], "policy")])
+    if cmd == "LA":
+        d = _data(a[0])
+        return bytes([ord("A"), len(d)]) + d
+    if cmd == "LL":
+        return b"I"
+    if cmd == "LC":
+        return b"X"
+    if cmd == "ER":
+        addr = _byte(a[0], "address", 0xFFFF)
+        return bytes([ord("r"), addr & 0xFF, addr >> 8, _byte(a[1], "size", BUF)])
+    if cmd == "EW":
+        addr = _byte(a[0], "address", 0xFFFF)
+        d = _data(a[1])
+        return bytes([ord("w"), addr & 0xFF, addr >> 8, len(d)]) + d
+    raise DriverError(f"the storage driver has no command {cmd!r}")
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data, self.pos = data, 0
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise DriverError(f"the firmware's output ended early ({len(self.data)} bytes)")
+        out = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return out
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def u16(self) -> int:
+        b = self.take(2)
+        return b[0] | b[1] << 8
+
+
+def decode_result(line: str, rd: _Reader) -> str:
+    """Read one command's result from the firmware's output, formatted like tests/host/driver.cpp prints it."""
+    p = line.split()
+    cmd, a = p[0], p[1:]
+    if cmd in ("B", "P", "R", "F", "LB", "LA", "LC", "EW", "Z", "C"):
+        return str(rd.u8())
+    if cmd == "G":
+        st = rd.u8()
+        return f"{st} " + (rd.take(int(a[1])).hex() if st == OK else "")
+    if cmd == "V":
+        n = rd.u8()
+        if not n:
+            return "0"
+        st = rd.u8()
+        return f"{n} {st} {rd.take(n).hex()}"
+    if cmd == "S":
+        st = rd.u8()
+        f = [rd.u16() for _ in range(7)]
+        remaining = rd.u16() | rd.u16() << 16
+        counts = [rd.u16() for _ in range(f[0])]
+        return " ".join(str(x) for x in (st, *f, remaining, *counts))
+    if cmd == "LL":
+        count = rd.u16()
+        recs = []
+        while (n := rd.u8()) != 0xFF:
+            recs.append(rd.take(n).hex())
+        return " ".join([str(count), *recs])
+    if cmd == "ER":
+        return rd.take(int(a[1])).hex()
+    raise DriverError(f"the storage driver has no command {cmd!r}")
+
+
+def model_result(model: ModelRunner, line: str) -> str:
+    """What the model answers for a line, `V k` included (ModelRunner does not know it)."""
+    p = line.split()
+    if p[0] != "V":
+        return model.run(line)
+    st, val = model._store().get(int(p[1]))
+    return f"{len(val)} {st} {val.hex()}" if st == OK and val else "0"
+
+
+# -- running ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DriverRun:
+    lines: list[str]
+    results: list[str]
+    flash_in: bytes
+    flash: bytes
+    page_ops: list  # list[spareflash.sim.PageOp]
+    cmd_cycles: list[int]  # cycle of each firmware command's start (MARK_CMD), in script order
+    done_cycles: list[int]  # cycle each firmware command returned at (MARK_DONE)
+    fw_lines: list[str] = field(default_factory=list)  # the commands the firmware ran (no W/D)
+    cycles: int = 0
+
+    def command_cycles(self, i: int) -> int:
+        """Cycles firmware command i took (index into fw_lines)."""
+        return self.done_cycles[i] - self.cmd_cycles[i]
+
+
+def split_script(lines: Sequence[str]) -> tuple[bytes | None, list[str], int]:
+    """(raw region bytes from leading W lines, firmware lines, number of trailing D lines)."""
+    lines = [ln.strip() for ln in lines if ln.strip()]
+    raw: bytes | None = None
+    i = 0
+    while i < len(lines) and lines[i].split()[0] == "W":
+        parts = lines[i].split()
+        raw = bytes.fromhex(parts[1]) if len(parts) > 1 else b""
+        i += 1
+    j = len(lines)
+    while j > i and lines[j - 1] == "D":
+        j -= 1
+    body = lines[i:j]
+    for ln in body:
+        if ln.split()[0] in ("W", "D"):
+            raise DriverError(f"{ln.split()[0]} is only supported at the start (W) or the end (D) of a script")
+    return raw, body, len(lines) - j
+
+
+def default_budget(lines: Sequence[str]) -> int:
+    # a put is at most 3 page operations of 72,000 cycles plus its scans; EEPROM writes can touch two chunks
+    return 5_000_000 + 1_500_000 * len(lines)
+
+
+def run_script(fw: DriverFirmware, lines: Sequence[str], *, regions: bytes | None = None, base: bytes | None = None,
+               max_cycles: int | None = None) -> DriverRun:
+    """Power the simulated chip on with the script in flash (and `regions`, or the W line, as the regions' bytes;
+    else the regions of `base`/the built image), run it to the end, decode the results."""
+    from ..sim import Simulator
+
+    raw, body, dumps = split_script(lines)
+    if raw is not None:
+        regions = raw
+    script = b"".join(encode_command(ln) for ln in body)
+    image = fw.flash_image(script, regions, base)
+    sim = Simulator(str(fw.elf), MCU, flash_in=image)
+    res = sim.run(max_cycles=max_cycles or default_budget(body))
+    if not res.ok:
+        raise DriverError(f"storage driver: {res.message}")
+    values = [m.value for m in sim.markers]
+    if MARK_BAD in values:
+        raise DriverError(f"storage driver refused command {values.count(MARK_DONE)} ({body[values.count(MARK_DONE)]})")
+    cmd_cycles = [m.cycle for m in sim.markers if m.value == MARK_CMD]
+    done_cycles = [m.cycle for m in sim.markers if m.value == MARK_DONE]
+    if len(done_cycles) != len(body):
+        raise DriverError(f"storage driver ran {len(done_cycles)} of {len(body)} commands")
+    rd = _Reader(sim.debug)
+    results = [decode_result(ln, rd) for ln in body]
+    if rd.pos != len(rd.data):
+        raise DriverError(f"storage driver printed {len(rd.data) - rd.pos} bytes more than its results")
+    flash = sim.flash
+    results += [flash[fw.region_start:fw.region_end].hex()] * dumps
+    out_lines = ([f"W {raw.hex()}"] if raw is not None else []) + body + ["D"] * dumps
+    if raw is not None:
+        results.insert(0, "0")
+    return DriverRun(out_lines, results, image, flash, list(sim.page_ops), cmd_cycles, done_cycles, body, res.cycles)
+
+
+def run_model(fw: DriverFirmware, lines: Sequence[str], regions: bytes | None = None) -> tuple[list[str], ModelRunner]:
+    model = fw.model()
+    if regions is not None:
+        model.run(f"W {regions.hex()}")
+    return [model_result(model, ln) for ln in lines if ln.strip()], model
+
+
+# -- workloads --------------------------------------------------------------------------------------------------
+
+
+def storage_workload(rng: random.Random, nops: int, keys: int = 10, with_log: bool = False) -> list[str]:
+    """Random put/get/remove/contains/size/begin/stats/format (and log) operations, put-heavy so a small region
+    garbage-collects often."""
+    lines = ["B"] + ([f"LB {rng.randint(0, 1)}"] if with_log else [])
+    for _ in range(nops):
+        r = rng.random()
+        k = rng.randrange(keys)
+        if with_log and r < 0.2:
+            lines.append(f"LA {rng.randbytes(rng.randint(1, 24)).hex()}" if rng.random() < 0.85 else "LL")
+            continue
+        r = rng.random()
+        if r < 0.62:
+            lines.append(f"P {k} {rng.randbytes(rng.choice([1, 2, 4, 4, 4, 8, 8, 16, 32])).hex()}")
+        elif r < 0.72:
+            lines.append(f"R {k}")
+        elif r < 0.82:
+            lines.append(f"G {k} {rng.choice([1, 2, 4, 8, 16])}")
+        elif r < 0.86:
+            lines.append(f"Z {k}")
+        elif r < 0.89:
+            lines.append(f"C {k}")
+        elif r < 0.95:
+            lines.append("B")
+        elif r < 0.99:
+            lines.append("S")
+        else:
+            lines.append("F")
+    return [*lines, "S", *(f"Z {k}" for k in range(keys))]
+
+
+def log_workload(rng: random.Random, nops: int) -> list[str]:
+    lines = [f"LB {rng.randint(0, 1)}"]
+    for _ in range(nops):
+        r = rng.random()
+        if r < 0.85:
+            lines.append(f"LA {rng.randbytes(rng.choice([1, 4, 8, 12, 20, 40, 64])).hex()}")
+        elif r < 0.93:
+            lines.append("LL")
+        elif r < 0.97:
+            lines.append(f"LB {rng.randint(0, 1)}")
+        else:
+            lines.append("LC")
+    return [*lines, "LL"]
+
+
+def eeprom_workload(rng: random.Random, nops: int, length: int = 256) -> list[str]:
+    lines = []
+    for _ in range(nops):
+        a = rng.randrange(length + 40)  # past the end wraps, like the EEPROM
+        if rng.random() < 0.6:
+            lines.append(f"EW {a} {rng.randbytes(rng.randint(1, 20)).hex()}")
+        else:
+            lines.append(f"ER {a} {rng.randint(1, 20)}")
+    return [*lines, "ER 0 64"]
+
+
+# -- power cuts -------------------------------------------------------------------------------------------------
+
+
+def flash_at_cut(initial: bytes, ops: Sequence, cycle: int, seed: int) -> tuple[bytes, object | None]:
+    """The flash a power cut at `cycle` leaves: `initial` plus every page operation finished by then, the one in
+    flight torn with random.Random(seed) (what `Simulator.cut_power(seed)` does at that cycle)."""
+    from ..sim import tear
+
+    flash = bytearray(initial)
+    inflight = None
+    for op in ops:
+        if op.start > cycle:
+            break
+        if op.end <= cycle:
+            flash[op.page:op.page + len(op.after)] = op.after
+        else:
+            flash[op.page:op.page + len(op.before)] = tear(op, random.Random(seed))
+            inflight = op
+            break
+    return bytes(flash), inflight
+
+
+@dataclass
+class CutPoint:
+    cycle: int
+    kind: str  # "erase" | "write" | "gc" (a write after the put's record was durable) | "idle"
+    seed: int
+
+
+@dataclass
+class CutCampaignResult:
+    cut_points: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    workloads: int = 0
+    failures: list[str] = field(default_factory=list)
+    sim_cycles: int = 0
+
+
+def powercut_workload(rng: random.Random, nops: int, keys: int = 14, cold: int = 6) -> list[str]:
+    """Puts, removes, log appends and clean reboots; the store stays well below a quarter full. The last `cold`
+    keys are written once at the start and never again, so every trip of the ring makes garbage collection copy
+    them; the other keys are skewed (low keys hot)."""
+    hot = keys - cold
+    lines = ["B", "LB 0", *(f"P {k} {rng.randbytes(8).hex()}" for k in range(hot, keys))]
+    for _ in range(nops):
+        r = rng.random()
+        k = min(int(rng.expovariate(0.3)), hot - 1)
+        if r < 0.74:
+            lines.append(f"P {k} {rng.randbytes(rng.randint(1, 8)).hex()}")
+        elif r < 0.81:
+            lines.append(f"R {k}")
+        elif r < 0.88:  # small and few enough that the 4-page log never fills (STOP policy)
+            lines.append(f"LA {rng.randbytes(rng.randint(1, 6)).hex()}")
+        else:
+            lines += ["B", "LB 0"]
+    return lines
+
+
+def cut_points(run: DriverRun, rng: random.Random) -> list[CutPoint]:
+    """Every page operation of `run` cut once inside its window, and once in the idle time after it."""
+    ops = run.page_ops
+    out: list[CutPoint] = []
+    cmd_of = _command_of_ops(run)
+    first_write: dict[int, int] = {}
+    for i, op in enumerate(ops):
+        kind = op.kind
+        c = cmd_of[i]
+        if kind == "write" and c is not None and run.fw_lines[c].split()[0] in ("P", "R"):
+            if c in first_write:
+                kind = "gc"
+            else:
+                first_write[c] = i
+        out.append(CutPoint(rng.randrange(op.start, op.end), kind, rng.getrandbits(32)))
+        nxt = ops[i + 1].start if i + 1 < len(ops) else run.cycles
+        if nxt > op.end:
+            out.append(CutPoint(rng.randrange(op.end, nxt), "idle", 0))
+    return out
+
+
+def _spread(points: list[CutPoint], n: int, rng: random.Random) -> list[CutPoint]:
+    """n of the points, taking the kinds in turn so the rare ones (erase, gc) are all used first."""
+    by_kind: dict[str, list[CutPoint]] = {}
+    for p in points:
+        by_kind.setdefault(p.kind, []).append(p)
+    for lst in by_kind.values():
+        rng.shuffle(lst)
+    out: list[CutPoint] = []
+    while len(out) < n and any(by_kind.values()):
+        for lst in by_kind.values():
+            if lst and len(out) < n:
+                out.append(lst.pop())
+    return out
+
+
+def _command_of_ops(run: DriverRun) -> list[int | None]:
+    res: list[int | None] = []
+    for op in run.page_ops:
+        c = None
+        for j, (s, e) in enumerate(zip(run.cmd_cycles, run.done_cycles)):
+            if s <= op.start < e:
+                c = j
+                break
+        res.append(c)
+    return res
+
+
+def expected_state(run: DriverRun, cut: int) -> tuple[dict[int, bytes], list[bytes], str | None]:
+    """(committed values, committed log records, the command in flight) at a cut cycle: a command counts once
+    its MARK_DONE came before the cut and it returned SF_OK."""
+    values: dict[int, bytes] = {}
+    log: list[bytes] = []
+    inflight = None
+    for j, line in enumerate(run.fw_lines):
+        if run.done_cycles[j] >= cut:
+            if run.cmd_cycles[j] < cut:
+                inflight = line
+            break
+        st = run.results[j + (1 if run.lines and run.lines[0].startswith("W ") else 0)]
+        p = line.split()
+        if st != "0":
+            continue
+        if p[0] == "P":
+            values[int(p[1])] = bytes.fromhex(p[2])
+        elif p[0] == "R":
+            values.pop(int(p[1]), None)
+        elif p[0] == "LA":
+            log.append(bytes.fromhex(p[1]))
+    return values, log, inflight
+
+
+def check_after_cut(fw: DriverFirmware, flash: bytes, values: dict[int, bytes], log: list[bytes],
+                    inflight: str | None, keys: int, rng: random.Random) -> str | None:
+    """Reboot on `flash` and check the recovery guarantees; None when they hold, else what failed."""
+    probe_key = keys
+    probe = rng.randbytes(rng.randint(1, 8))
+    probe_rec = rng.randbytes(rng.randint(1, 8))
+    all_keys = list(range(keys))
+    script = ["B", *(f"V {k}" for k in all_keys), "LB 0", "LL", f"P {probe_key} {probe.hex()}", f"V {probe_key}",
+              f"LA {probe_rec.hex()}", "B", f"V {probe_key}", *(f"V {k}" for k in all_keys), "LB 0", "LL"]
+    try:
+        run = run_script(fw, script, base=flash)
+    except DriverError as exc:
+        return f"reboot failed: {exc}"
+    res = run.results
+
+    def want(v: bytes | None) -> str:
+        return f"{len(v)} 0 {v.hex()}" if v else "0"
+
+    def log_line(recs: list[bytes]) -> str:
+        return " ".join([str(len(recs)), *(r.hex() for r in recs)])
+
+    fl = inflight.split() if inflight else [""]
+    if res[0] != "0":
+        return f"begin() returned {res[0]}"
+    seen: dict[int, str] = {}
+    for i, k in enumerate(all_keys):
+        got = res[1 + i]
+        ok = [want(values.get(k))]
+        if fl[0] == "P" and int(fl[1]) == k:
+            ok.append(want(bytes.fromhex(fl[2])))
+        elif fl[0] == "R" and int(fl[1]) == k:
+            ok.append("0")
+        if got not in ok:
+            return f"key {k}: read {got!r}, want {' or '.join(map(repr, ok))}"
+        seen[k] = got
+    n = 1 + keys
+    ok_logs = [log_line(log)] + ([log_line([*log, bytes.fromhex(fl[1])])] if fl[0] == "LA" else [])
+    if res[n] != "0" or res[n + 1] not in ok_logs:
+        return f"log after the cut: begin {res[n]}, records {res[n + 1][:60]!r}, want {ok_logs[0][:60]!r}"
+    recovered_log = res[n + 1]
+    first_write = run.cmd_cycles[n + 2]
+    early = [op for op in run.page_ops if op.start < first_write]
+    if early:
+        return f"mount or reads wrote to flash ({early[0].kind} of page 0x{early[0].page:X})"
+    if res[n + 2] != "0":
+        return f"a put after the reboot failed with status {res[n + 2]}"
+    if res[n + 3] != want(probe) or res[n + 6] != want(probe):
+        return f"probe key {probe_key}: wrote {probe.hex()}, read {res[n + 3]!r} / after reboot {res[n + 6]!r}"
+    if res[n + 4] != "0":
+        return f"a log append after the reboot failed with status {res[n + 4]}"
+    for i, k in enumerate(all_keys):
+        if res[n + 7 + i] != seen[k]:
+            return f"key {k} changed after the probe write: {seen[k]!r} -> {res[n + 7 + i]!r}"
+    m = n + 7 + keys
+    want_log = recovered_log.split()
+    want_log = [str(int(want_log[0]) + 1), *want_log[1:], probe_rec.hex()]
+    if res[m] != "0" or res[m + 1] != " ".join(want_log):
+        return f"log after the probe append: {res[m + 1][:60]!r}"
+    start = run.flash_in
+    outside = [a for a in range(0, len(start), fw.page_size) if not fw.region_start <= a < fw.region_end
+               and run.flash[a:a + fw.page_size] != start[a:a + fw.page_size]]
+    if outside:
+        return f"flash outside the regions changed (page 0x{outside[0]:X})"
+    return None
+
+
+def sim_power_cut_campaign(fw: DriverFirmware, seed: int, cuts: int, *, nops: int = 400, keys: int = 14,
+                           progress: Callable[[int], None] | None = None) -> CutCampaignResult:
+    """Cut the power at `cuts` points of random workloads on the simulated chip and check every recovery."""
+    rng = random.Random(seed)
+    res = CutCampaignResult()
+    while res.cut_points < cuts:
+        lines = powercut_workload(rng, nops, keys)
+        run = run_script(fw, lines, regions=b"\xff" * (fw.region_end - fw.region_start))
+        res.workloads += 1
+        res.sim_cycles += run.cycles
+        points = _spread(cut_points(run, rng), min(cuts - res.cut_points, max(1, len(run.page_ops))), rng)
+        for cp in points:
+            flash, _ = flash_at_cut(run.flash_in, run.page_ops, cp.cycle, cp.seed)
+            values, log, inflight = expected_state(run, cp.cycle)
+            err = check_after_cut(fw, flash, values, log, inflight, keys, rng)
+            res.cut_points += 1
+            res.by_kind[cp.kind] = res.by_kind.get(cp.kind, 0) + 1
+            if err:
+                res.failures.append(f"seed {seed} workload {res.workloads} cut at cycle {cp.cycle} ({cp.kind}, "
+                                    f"during {inflight!r}): {err}")
+                if len(res.failures) >= 5:
+                    return res
+            if progress:
+                progress(res.cut_points)
+    return res

@@ -1,0 +1,176 @@
+// StorageDriver: runs a command script against the real FlashStorage / FlashLog / FlashEEPROM and the real SPM
+// backend on the simulated chip, so the tests can compare the C++ with the Python model byte for byte
+// (builder/spareflash/storage/simdriver.py encodes the scripts and decodes the results).
+//
+// The script is not compiled in: it lives in the PROGMEM array sf_script, which the build leaves empty and the
+// test fills in the flash image it powers the chip on with (Simulator flash_in). One firmware build therefore
+// serves every sequence, power-cut reboot and corruption case.
+//
+// Script: one command after another, 0x00 ends it. Arguments are bytes (addresses little endian):
+//   'B'                 begin (remount: RAM state rebuilt from flash, like a reset)  -> status
+//   'P' k n data[n]     putBytes                                                     -> status
+//   'G' k n             getBytes into a zeroed buffer                                -> status [data[n] if SF_OK]
+//   'Z' k               sizeOf                                                       -> size
+//   'V' k               sizeOf, then getBytes of that size                           -> size [status data[size]]
+//   'R' k               remove                                                       -> status
+//   'C' k               contains                                                     -> 0/1
+//   'F'                 format                                                       -> status
+//   'S'                 stats                              -> status, FlashStorageStats (18 B), eraseCount u16 x pages
+//   'L' policy          FlashLog begin                                               -> status
+//   'A' n data[n]       FlashLog append                                              -> status
+//   'I'                 FlashLog rewind + count + next()   -> count u16, then (len data[len]) per record, 0xFF
+//   'X'                 FlashLog clear                                               -> status
+//   'r' a16 n           EEPROM.readBytes                                             -> data[n]
+//   'w' a16 n data[n]   EEPROM.writeBytes                                            -> EEPROM.status()
+// Results go to GPIOR1 (the harness's debug console: one byte per write, no UART time). GPIOR0 markers frame
+// every command: MARK_CMD before it starts, MARK_DONE once its result is out, so the harness knows the cycle
+// each operation returned at (a power cut after MARK_DONE must keep that operation's effect).
+#include <FlashEEPROM.h>
+#include <SpareFlash.h>
+
+#define SCRIPT_CAP 16384
+#define MARK_BOOT 0xB0
+#define MARK_CMD 0xC1
+#define MARK_DONE 0xD0
+#define MARK_END 0xE0
+#define MARK_BAD 0xEB
+
+// Zero-filled (an empty script) at build time; the test patches the commands in. `used` keeps LTO from
+// dropping it, and the reads go through pgm_read_byte (inline LPM) so the compiler cannot fold the zeros.
+extern const uint8_t sf_script[SCRIPT_CAP] PROGMEM;
+const uint8_t sf_script[SCRIPT_CAP] PROGMEM __attribute__((used)) = {0};
+
+static FlashStorage store;
+static FlashLog flog;
+static uint16_t pc;
+static uint8_t buf[SPAREFLASH_LOG_MAX_RECORD + 8];
+
+static uint8_t arg() { return pgm_read_byte(&sf_script[pc++]); }
+static void out(uint8_t b) { GPIOR1 = b; }
+static void out16(uint16_t v) {
+  out((uint8_t)v);
+  out((uint8_t)(v >> 8));
+}
+static void out_bytes(const uint8_t *p, uint8_t n) {
+  while (n--) out(*p++);
+}
+// Copies n script bytes into buf; a length past the buffer means a broken script (the encoder never makes one).
+static bool take(uint8_t n) {
+  if (n > sizeof buf) return false;
+  for (uint8_t i = 0; i < n; i++) buf[i] = arg();
+  return true;
+}
+
+static bool step(uint8_t cmd) {
+  uint8_t k, n;
+  switch (cmd) {
+    case 'B':
+      out(store.begin());
+      return true;
+    case 'P':
+      k = arg();
+      n = arg();
+      if (!take(n)) return false;
+      out(store.putBytes(k, buf, n));
+      return true;
+    case 'G': {
+      k = arg();
+      n = arg();
+      if (n > sizeof buf) return false;
+      memset(buf, 0, sizeof buf);
+      sf_status_t st = store.getBytes(k, buf, n);
+      out(st);
+      if (st == SF_OK) out_bytes(buf, n);
+      return true;
+    }
+    case 'Z':
+      out(store.sizeOf(arg()));
+      return true;
+    case 'V': {
+      k = arg();
+      n = store.sizeOf(k);
+      out(n);
+      if (n) {
+        out(store.getBytes(k, buf, n));
+        out_bytes(buf, n);
+      }
+      return true;
+    }
+    case 'R':
+      out(store.remove(arg()));
+      return true;
+    case 'C':
+      out(store.contains(arg()) ? 1 : 0);
+      return true;
+    case 'F':
+      out(store.format());
+      return true;
+    case 'S': {
+      FlashStorageStats s;
+      memset(&s, 0, sizeof s);
+      out(store.stats(s));
+      out_bytes((const uint8_t *)&s, sizeof s);
+      for (uint8_t p = 0; p < s.pages; p++) out16(store.eraseCount(p));
+      return true;
+    }
+    case 'L':
+      out(flog.begin(arg()));
+      return true;
+    case 'A':
+      n = arg();
+      if (!take(n)) return false;
+      out(flog.append(buf, n));
+      return true;
+    case 'I': {
+      flog.rewind();
+      out16(flog.count());
+      int16_t r;
+      while ((r = flog.next(buf, sizeof buf)) >= 0) {
+        out((uint8_t)r);
+        out_bytes(buf, (uint8_t)r);
+      }
+      out(0xFF);
+      return true;
+    }
+    case 'X':
+      out(flog.clear());
+      return true;
+    case 'r': {
+      uint16_t a = arg();
+      a |= (uint16_t)arg() << 8;
+      n = arg();
+      if (n > sizeof buf) return false;
+      EEPROM.readBytes(a, buf, n);
+      out_bytes(buf, n);
+      return true;
+    }
+    case 'w': {
+      uint16_t a = arg();
+      a |= (uint16_t)arg() << 8;
+      n = arg();
+      if (!take(n)) return false;
+      EEPROM.writeBytes(a, buf, n);
+      out(EEPROM.status());
+      return true;
+    }
+  }
+  return false;
+}
+
+void setup() {
+  GPIOR0 = MARK_BOOT;
+  for (;;) {
+    uint8_t cmd = arg();
+    if (cmd == 0 || pc >= SCRIPT_CAP) break;
+    GPIOR0 = MARK_CMD;
+    if (!step(cmd)) {
+      GPIOR0 = MARK_BAD;  // unknown command or bad length: stop here, the harness reports it
+      break;
+    }
+    GPIOR0 = MARK_DONE;
+  }
+  GPIOR0 = MARK_END;
+  spareflash_halt();
+}
+
+void loop() {}

@@ -49,12 +49,14 @@ class FlashStorage : public SfPages {
  private:
   uint16_t oldest_;     // sequence number of the oldest page still in use
   uint16_t drain_off_;  // garbage collection's position in that page
+  uint8_t clean_;       // 1: every page of the chain had a valid header at mount (reads skip the header CRCs)
 
   uint8_t max_value() const;
   uint16_t used() const { return head_seq_ - oldest_ + 1; }
   uint8_t rec_size(sf_faddr_t page, uint16_t off) const;
   bool rec_ok(sf_faddr_t a) const;
   uint16_t scan_end(uint8_t p) const;
+  sf_faddr_t page_latest(sf_faddr_t pa, uint8_t key) const;
   sf_faddr_t latest(uint8_t key) const;  // 0 = none (a record never starts at flash address 0)
   bool is_live(sf_faddr_t a) const;
   bool reclaim_oldest();

@@ -28,11 +28,12 @@ bool SfPages::hdr_valid(uint8_t p) const {
 
 // The valid page with the newest sequence number: scanning pages in order, a page replaces the best so far
 // when its seq is 1..0x7FFF ahead (serial-number arithmetic, so the 16-bit counter may wrap).
-int16_t SfPages::find_head() const {
+int16_t SfPages::find_head(uint8_t *valid) const {
   int16_t best = -1;
   uint16_t best_seq = 0;
   for (uint8_t p = 0; p < pages_; p++) {
     if (!page_counts(p)) continue;
+    if (valid) valid[p >> 3] |= (uint8_t)(1 << (p & 7));
     uint16_t s = seq(p);
     uint16_t d = s - best_seq;
     if (best < 0 || (d >= 1 && d < 0x8000)) {

@@ -63,7 +63,9 @@ class SfPages {
   bool attach(sf_faddr_t start, sf_faddr_t end, uint8_t magic);
   bool hdr_valid(uint8_t p) const;
   uint16_t seq(uint8_t p) const { return sf_rd16(page_addr(p)); }
-  int16_t find_head() const;
+  // The newest valid page (-1: none). valid, if given (pages_/8 rounded up bytes), gets bit p set for each page
+  // that counts, so a caller can check the chain without computing each header CRC twice.
+  int16_t find_head(uint8_t *valid = 0) const;
   bool blank(uint8_t p, uint16_t from) const;
   uint16_t next_erase_count(uint8_t p) const;
   uint8_t page_of_seq(uint16_t s) const;

@@ -74,13 +74,27 @@ sf_status_t SpiNor::begin(uint32_t expectedId) {
   return SF_OK;
 }
 
-void SpiNor::readStart(uint32_t addr) { command(kRead, addr); }
+void SpiNor::readStart(uint32_t addr) {
+  command(kRead, addr);
+#if !defined(USICR)
+  SPDR = 0xFF;  // the first data byte shifts in while the caller gets ready (see readNext)
+#endif
+}
+
+#if !defined(USICR)
+void SpiNor::readEnd() {
+  while (!(SPSR & (1 << SPIF))) {  // the byte read ahead: let it finish, clear SPIF
+  }
+  (void)SPDR;
+  end();
+}
+#endif
 
 void SpiNor::read(uint32_t addr, void *dst, uint16_t n) {
   uint8_t *p = (uint8_t *)dst;
   readStart(addr);
-  while (n--) *p++ = transfer(0xFF);
-  end();
+  while (n--) *p++ = readNext();
+  readEnd();
 }
 
 void SpiNor::waitReady() {

@@ -20,20 +20,26 @@ class SpiNor {
   uint32_t jedecId() const { return ((uint32_t)jedec[0] << 16) | ((uint16_t)jedec[1] << 8) | jedec[2]; }
 
   void read(uint32_t addr, void *dst, uint16_t n);
-  // Streaming read: readStart(), any number of readNext(), then end(). Used to hash and copy without a buffer.
+  // Streaming read: readStart(), any number of readNext(), then readEnd(). Used to hash and copy without a buffer.
+  // On the hardware SPI the stream is pipelined: readStart() already clocks the first byte in, and readNext()
+  // takes the byte that arrived and at once starts the next transfer, so the 16-cycle shift runs while the
+  // caller hashes and compares the byte it got (the loader's work per byte hides the bus time). The stream
+  // therefore reads one byte ahead; readEnd() waits for that byte and drops it.
   void readStart(uint32_t addr);
-  uint8_t readNext() {
 #if defined(SPDR) && !defined(USICR)
-    // inline on the hardware SPI: the loader's streaming loops are paced by the 16-cycle byte transfer
-    SPDR = 0xFF;
+  __attribute__((always_inline)) uint8_t readNext() {
     while (!(SPSR & (1 << SPIF))) {
     }
-    return SPDR;
-#else
-    return transfer(0xFF);
-#endif
+    uint8_t b = SPDR;
+    SPDR = 0xFF;
+    return b;
   }
-  void end();
+  void readEnd();
+#else
+  uint8_t readNext() { return transfer(0xFF); }  // USI: the CPU clocks the bus, nothing to overlap
+  void readEnd() { end(); }
+#endif
+  void end();  // CS high (after a command; a stream ends with readEnd())
 
   // Program up to 256 bytes inside one 256-byte NOR page (waits until done); erase a 4 KB sector.
   sf_status_t programPage(uint32_t addr, const void *src, uint16_t n);

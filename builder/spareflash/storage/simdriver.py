@@ -325,10 +325,13 @@ def run_model(fw: DriverFirmware, lines: Sequence[str], regions: bytes | None = 
 # -- workloads --------------------------------------------------------------------------------------------------
 
 
-def storage_workload(rng: random.Random, nops: int, keys: int = 10, with_log: bool = False) -> list[str]:
-    """Random put/get/remove/contains/size/begin/stats/format (and log) operations, put-heavy so a small region
-    garbage-collects often."""
+def storage_workload(rng: random.Random, nops: int, keys: int = 10, with_log: bool = False, cold: int = 3
+                     ) -> list[str]:
+    """Random put/get/remove/contains/size/begin/stats/format (and log) operations on keys 0..keys-1, put-heavy
+    so a small region garbage-collects often; `cold` more keys are written once at the start, so every trip of the
+    ring makes garbage collection copy them."""
     lines = ["B"] + ([f"LB {rng.randint(0, 1)}"] if with_log else [])
+    lines += [f"P {k} {rng.randbytes(rng.randint(1, 8)).hex()}" for k in range(keys, keys + cold)]
     for _ in range(nops):
         r = rng.random()
         k = rng.randrange(keys)
@@ -352,7 +355,7 @@ def storage_workload(rng: random.Random, nops: int, keys: int = 10, with_log: bo
             lines.append("S")
         else:
             lines.append("F")
-    return [*lines, "S", *(f"Z {k}" for k in range(keys))]
+    return [*lines, "S", *(f"Z {k}" for k in range(keys + cold))]
 
 
 def log_workload(rng: random.Random, nops: int) -> list[str]:
@@ -439,20 +442,26 @@ def powercut_workload(rng: random.Random, nops: int, keys: int = 14, cold: int =
     return lines
 
 
+def classify_ops(run: DriverRun) -> list[str]:
+    """Kind of each page operation of a run: "erase", "write", or "gc" (a write of a put/remove after its own
+    record was written: a garbage-collection copy)."""
+    kinds = []
+    first_write: set[int] = set()
+    for op, c in zip(run.page_ops, _command_of_ops(run)):
+        kind = op.kind
+        if kind == "write" and c is not None and run.fw_lines[c].split()[0] in ("P", "R"):
+            if c in first_write:
+                kind = "gc"
+            first_write.add(c)
+        kinds.append(kind)
+    return kinds
+
+
 def cut_points(run: DriverRun, rng: random.Random) -> list[CutPoint]:
     """Every page operation of `run` cut once inside its window, and once in the idle time after it."""
     ops = run.page_ops
     out: list[CutPoint] = []
-    cmd_of = _command_of_ops(run)
-    first_write: dict[int, int] = {}
-    for i, op in enumerate(ops):
-        kind = op.kind
-        c = cmd_of[i]
-        if kind == "write" and c is not None and run.fw_lines[c].split()[0] in ("P", "R"):
-            if c in first_write:
-                kind = "gc"
-            else:
-                first_write[c] = i
+    for i, (op, kind) in enumerate(zip(ops, classify_ops(run))):
         out.append(CutPoint(rng.randrange(op.start, op.end), kind, rng.getrandbits(32)))
         nxt = ops[i + 1].start if i + 1 < len(ops) else run.cycles
         if nxt > op.end:
@@ -601,4 +610,130 @@ def sim_power_cut_campaign(fw: DriverFirmware, seed: int, cuts: int, *, nops: in
                     return res
             if progress:
                 progress(res.cut_points)
+    return res
+
+
+# -- corruption -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CorruptionCase:
+    kind: str  # "bytes" | "bits" | "page" | "page-header-kept"
+    region: bytes  # the corrupted storage region (log region erased)
+    values: dict[int, bytes]  # what the store held before the corruption
+    intact: set[int]  # keys whose page header, the key/len bytes walked to their record and the record are untouched
+
+
+def corruption_case(fw: DriverFirmware, rng: random.Random, keys: int = 8) -> CorruptionCase:
+    """A region written by the model (random puts/removes), then hit by random bytes, bit flips or a garbage page
+    (as spareflash.storage.campaign.corruption_campaign does on the model alone)."""
+    from .flash import FlashEmu
+    from .store import HDR, StorageModel
+
+    P, N = fw.page_size, fw.storage_pages
+    flash = FlashEmu(P, N)
+    store = StorageModel(flash, single_write=fw.single_write)
+    for _ in range(rng.randint(5, 150)):
+        k = rng.randrange(keys)
+        if rng.random() < 0.85:
+            store.put(k, rng.randbytes(rng.randint(1, 12)))
+        else:
+            store.remove(k)
+    values = {k: v for k in range(keys) if (v := store.get(k)[1]) is not None}
+    deps: dict[int, set[int]] = {}
+    for key in values:
+        loc = store.latest(key)
+        assert loc is not None
+        p, o = loc
+        base = p * P
+        d = set(range(base, base + HDR))
+        w = HDR
+        while w < o:
+            d.update((base + w, base + w + 1))
+            w += store.rec_size(p, w)
+        d.update(range(base + o, base + o + store.rec_size(p, o)))
+        deps[key] = d
+    data = flash.data
+    touched: set[int] = set()
+    kind = rng.choice(("bytes", "bits", "page", "page-header-kept"))
+    if kind in ("bytes", "bits"):
+        for _ in range(rng.randint(1, 10)):
+            a = rng.randrange(len(data))
+            data[a] = rng.randrange(256) if kind == "bytes" else data[a] ^ (1 << rng.randrange(8))
+            touched.add(a)
+    else:
+        p = rng.randrange(N)
+        for i in range(HDR if kind == "page-header-kept" else 0, P):
+            data[p * P + i] = rng.randrange(256)
+            touched.add(p * P + i)
+    return CorruptionCase(kind, bytes(data), values, {k for k in values if not deps[k] & touched})
+
+
+@dataclass
+class CorruptionResult:
+    cases: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    max_begin_cycles: int = 0
+    intact_checked: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def begin_cycle_bound(fw: DriverFirmware) -> int:
+    """Upper bound for begin() on any region contents: a header CRC per page plus one walk of the head page (its
+    records and the blank check of its tail), at a generous cost per byte read, and the backend check. A loop
+    that did not stop at the page end, or rescanned pages per record, would blow through it."""
+    per_byte = 40  # LPM + CRC-16 update + loop: ~25 cycles a byte in the header CRCs and the walks
+    fixed = 8_000  # call overhead and the backend check (a blank 8-page region mounts in ~4,000 cycles)
+    return fixed + per_byte * (fw.storage_pages * 8 + 2 * fw.page_size)
+
+
+def check_corruption_case(fw: DriverFirmware, case: CorruptionCase, rng: random.Random, keys: int = 8
+                          ) -> tuple[list[str], int]:
+    """Mount the corrupted region on the chip; (failures, begin() cycles)."""
+    probes = [(keys + i, rng.randbytes(4)) for i in range(3)]
+    lines = [f"W {case.region.hex()}", "B", *(f"V {k}" for k in range(keys + 1)), "S",
+             *(f"P {k} {v.hex()}" for k, v in probes), *(f"V {k}" for k in range(keys + 3)), "D"]
+    fails: list[str] = []
+    try:
+        run = run_script(fw, lines)
+    except DriverError as exc:
+        return [f"{case.kind}: {exc}"], 0
+    expected, _ = run_model(fw, lines)
+    begin = run.command_cycles(0)
+    if begin > begin_cycle_bound(fw):
+        fails.append(f"{case.kind}: begin() took {begin} cycles, bound {begin_cycle_bound(fw)}")
+    if run.results != expected:
+        diff = next(i for i, (a, b) in enumerate(zip(expected, run.results)) if a != b)
+        fails.append(f"{case.kind}: line {diff} {lines[diff][:30]!r}: model {expected[diff][:60]!r}, "
+                     f"chip {run.results[diff][:60]!r}")
+    for k in case.intact:
+        v = case.values[k]
+        if run.results[2 + k] != f"{len(v)} 0 {v.hex()}":
+            fails.append(f"{case.kind}: intact key {k} read {run.results[2 + k]!r}, stored {v.hex()}")
+    first_put = run.cmd_cycles[keys + 3]
+    s0, s1 = fw.layout.storage.start, fw.layout.storage.end
+    for op in run.page_ops:
+        if op.start < first_put:
+            fails.append(f"{case.kind}: mount or reads wrote to flash ({op.kind} of page 0x{op.page:X})")
+        if not s0 <= op.page < s1:
+            fails.append(f"{case.kind}: {op.kind} of page 0x{op.page:X}, outside the storage region")
+    if run.flash[:s0] != run.flash_in[:s0] or run.flash[s1:] != run.flash_in[s1:]:
+        fails.append(f"{case.kind}: flash outside the storage region changed")
+    for i, (k, v) in enumerate(probes):
+        if run.results[keys + 4 + i] != "0" or run.results[keys + 7 + k] != f"4 0 {v.hex()}":
+            fails.append(f"{case.kind}: probe key {k} not written/read back ({run.results[keys + 4 + i]})")
+    return fails, begin
+
+
+def sim_corruption_campaign(fw: DriverFirmware, seed: int, cases: int, keys: int = 8) -> CorruptionResult:
+    rng = random.Random(seed)
+    res = CorruptionResult()
+    for i in range(cases):
+        case = corruption_case(fw, rng, keys)
+        fails, begin = check_corruption_case(fw, case, rng, keys)
+        res.cases += 1
+        res.by_kind[case.kind] = res.by_kind.get(case.kind, 0) + 1
+        res.max_begin_cycles = max(res.max_begin_cycles, begin)
+        res.intact_checked += len(case.intact)
+        res.failures += [f"seed {seed} case {i} {f}" for f in fails]
     return res

@@ -33,6 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=run_info)
 
+    u = osub.add_parser("upload", help="write overlays.bin into the SPI NOR chip through the OverlayUploader sketch")
+    u.add_argument("image", help="overlays.bin")
+    u.add_argument("--port", required=True, help="serial port (e.g. /dev/ttyUSB0) or a pyserial URL")
+    u.add_argument("--baud", type=int, default=115200)
+    u.add_argument("--nor-addr", type=lambda t: int(t, 0), default=0, help="NOR address (4 KB aligned)")
+    u.set_defaults(func=run_upload)
+
     pol = osub.add_parser("policy", help="loads of the firmware's replacement policy and LRU against Belady")
     pol.add_argument("--slots", type=int, default=2)
     pol.set_defaults(func=run_policy)
@@ -102,6 +109,16 @@ def run_info(args: argparse.Namespace) -> int:
               f"{', MACs' if img.has_mac else ''}")
         for v in img.variants:
             print(f"  segment {v.segment} slot {v.slot}: {len(v.code)} bytes @0x{v.link_address:X} crc 0x{v.crc:08X}")
+    return 0
+
+
+def run_upload(args: argparse.Namespace) -> int:
+    from ..overlay.upload import upload_file
+
+    res = upload_file(args.image, args.port, args.baud, nor_addr=args.nor_addr)
+    print(f"{args.image}: {res.bytes_written} bytes written and verified at NOR 0x{args.nor_addr:06X} "
+          f"(JEDEC {res.jedec.hex().upper()}, {res.sectors_erased} sectors erased, {res.pages_programmed} pages, "
+          f"{res.retries} retries)")
     return 0
 
 

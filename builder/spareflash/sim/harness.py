@@ -609,6 +609,22 @@ class Simulator:
                 break
         raise SimulationError(f"markers {a} then {b} were not both seen (saw {[m.value for m in self.markers]})")
 
+    # -- UART receive -------------------------------------------------------------------------------------------
+
+    def uart_send(self, data: bytes) -> None:
+        """Queue `data` for the firmware to receive on UART0 (RX), through yasimavr's USART model
+        (`CTLREQ_USART_BYTES`): the receiver must be enabled (RXEN0) and the bytes arrive at the baud rate the
+        firmware set. Do not rely on the model buffering more than silicon does (two bytes): a host protocol
+        should wait for the firmware's replies rather than stream."""
+        if self.spec.uart != "0":
+            raise SpareFlashError(f"{self.chip.display}: the simulator models no UART0 to send to")
+        core = self._core
+        req = core.ctlreq_data_t()
+        req.data = core.vardata_t(bytes(data))
+        ok, _ = self.device.ctlreq(core.IOCTL_UART("0"), core.CTLREQ_USART_BYTES, req)
+        if not ok:
+            raise SimulationError(f"{self.mcu}: the UART model refused the bytes")
+
     # -- flash --------------------------------------------------------------------------------------------------
 
     @property

@@ -61,13 +61,33 @@ void sf_flash_read(sf_addr_t a, void *dst, uint16_t n) {
 #endif
 }
 
-static sf_status_t check_write(sf_addr_t a, uint16_t n) {
+// Internal flash addresses: 16 bit on parts with up to 64 KB (half the code of 32-bit compares and adds), the
+// full sf_addr_t on the ATmega2560. The public functions keep sf_addr_t.
+#if FLASHEND > 0xFFFF
+typedef sf_addr_t sf_iaddr_t;
+#else
+typedef uint16_t sf_iaddr_t;
+#endif
+
+// Fence and readiness, in the width the chip uses: [app_end, boot_start) holds every reserved region
+// (spareflash_layout.h's sf_in_reserved, computed without 32-bit arithmetic where 16 bits hold every address).
+static sf_status_t check_write(sf_iaddr_t a, uint16_t n) {
   if (!s_ready) return SF_ERR_NO_BACKEND;
-  if (!sf_in_reserved(a, n)) return SF_ERR_FENCE;
+  const sf_iaddr_t lo = (sf_iaddr_t)sf_app_end(), hi = (sf_iaddr_t)sf_boot_start();
+  if (a < lo || a > hi || n > (sf_iaddr_t)(hi - a)) return SF_ERR_FENCE;
   return SF_OK;
 }
 
-sf_status_t sf_flash_erase_page(sf_addr_t page) {
+// Read back n bytes at a: each must equal src[i], or 0xFF when src is null (an erased page).
+static sf_status_t verify(sf_iaddr_t a, const uint8_t *src, uint16_t n) {
+  for (uint16_t i = 0; i < n; i++) {
+    if (sf_flash_read_byte(a + i) != (src ? src[i] : 0xFF)) return SF_ERR_VERIFY;
+  }
+  return SF_OK;
+}
+
+sf_status_t sf_flash_erase_page(sf_addr_t page_addr) {
+  const sf_iaddr_t page = (sf_iaddr_t)page_addr;
   sf_status_t st = check_write(page, SF_PAGE_SIZE);
   if (st) return st;
   if (page & (SF_PAGE_SIZE - 1)) return SF_ERR_ALIGN;
@@ -84,20 +104,18 @@ sf_status_t sf_flash_erase_page(sf_addr_t page) {
   SREG = sreg;
 #endif
   if (st) return st;
-  for (uint16_t i = 0; i < SF_PAGE_SIZE; i++) {
-    if (sf_flash_read_byte(page + i) != 0xFF) return SF_ERR_VERIFY;
-  }
-  return SF_OK;
+  return verify(page, 0, SF_PAGE_SIZE);
 }
 
-sf_status_t sf_flash_program(sf_addr_t addr, const void *src, uint16_t n) {
+sf_status_t sf_flash_program(sf_addr_t addr_in, const void *src, uint16_t n) {
   if (n == 0) return SF_OK;
   if (!src) return SF_ERR_ARG;
+  const sf_iaddr_t addr = (sf_iaddr_t)addr_in;
   sf_status_t st = check_write(addr, n);
   if (st) return st;
-  const sf_addr_t page = addr & ~(sf_addr_t)(SF_PAGE_SIZE - 1);
+  const sf_iaddr_t page = addr & ~(sf_iaddr_t)(SF_PAGE_SIZE - 1);
   const uint16_t off = (uint16_t)(addr - page);
-  if ((uint32_t)off + n > SF_PAGE_SIZE) return SF_ERR_ALIGN;
+  if (off + n > SF_PAGE_SIZE) return SF_ERR_ALIGN;  // (n <= boot_start - addr, so off + n cannot wrap)
   const uint8_t *s = (const uint8_t *)src;
 
 #if SPAREFLASH_BACKEND == SPAREFLASH_BACKEND_URBOOT
@@ -111,15 +129,15 @@ sf_status_t sf_flash_program(sf_addr_t addr, const void *src, uint16_t n) {
 #else
   // Fill the chip's page buffer word by word: 0xFFFF everywhere except the bytes being programmed, so the
   // page write (which ANDs with the old content) leaves every other byte unchanged. No RAM page buffer.
-  const uint16_t end = off + n;
+  // Byte i of the page is s[i - off] when i - off < n (unsigned: also false for i < off), else 0xFF.
   uint8_t sreg = SREG;
   cli();  // an ISR writing EEPROM would discard the loaded buffer; the write makes the vectors unreadable
   eeprom_busy_wait();
-  for (uint16_t i = 0; i < SF_PAGE_SIZE; i += 2) {
-    uint8_t lo = (i >= off && i < end) ? s[i - off] : 0xFF;
-    uint8_t hi = (i + 1 >= off && i + 1 < end) ? s[i + 1 - off] : 0xFF;
-    st = sf__backend_spm(page + i, SF_SPM_FILL, (uint16_t)(hi << 8) | lo);
-    if (st) break;
+  uint8_t w[2];
+  for (uint16_t i = 0; i < SF_PAGE_SIZE && !st; i++) {
+    uint16_t j = i - off;
+    w[i & 1] = j < n ? s[j] : 0xFF;
+    if (i & 1) st = sf__backend_spm(page + i - 1, SF_SPM_FILL, (uint16_t)(w[1] << 8) | w[0]);
   }
   if (!st) st = sf__backend_spm(page, SF_SPM_WRITE, 0);
   SREG = sreg;
@@ -127,8 +145,5 @@ sf_status_t sf_flash_program(sf_addr_t addr, const void *src, uint16_t n) {
   if (st) return st;
   // Verify against what was asked for: a target that was not erased where src has 1 bits reads back as
   // src & old and is reported (the flash then holds src & old).
-  for (uint16_t i = 0; i < n; i++) {
-    if (sf_flash_read_byte(addr + i) != s[i]) return SF_ERR_VERIFY;
-  }
-  return SF_OK;
+  return verify(addr, s, n);
 }

@@ -587,8 +587,10 @@ def check_after_cut(fw: DriverFirmware, flash: bytes, values: dict[int, bytes], 
 
 
 def sim_power_cut_campaign(fw: DriverFirmware, seed: int, cuts: int, *, nops: int = 400, keys: int = 14,
-                           progress: Callable[[int], None] | None = None) -> CutCampaignResult:
-    """Cut the power at `cuts` points of random workloads on the simulated chip and check every recovery."""
+                           per_workload: int = 150, progress: Callable[[int], None] | None = None
+                           ) -> CutCampaignResult:
+    """Cut the power at `cuts` points of random workloads on the simulated chip and check every recovery: at most
+    `per_workload` points of each workload (the rare kinds, erase and GC copy, first), then a new workload."""
     rng = random.Random(seed)
     res = CutCampaignResult()
     while res.cut_points < cuts:
@@ -596,7 +598,7 @@ def sim_power_cut_campaign(fw: DriverFirmware, seed: int, cuts: int, *, nops: in
         run = run_script(fw, lines, regions=b"\xff" * (fw.region_end - fw.region_start))
         res.workloads += 1
         res.sim_cycles += run.cycles
-        points = _spread(cut_points(run, rng), min(cuts - res.cut_points, max(1, len(run.page_ops))), rng)
+        points = _spread(cut_points(run, rng), min(cuts - res.cut_points, per_workload), rng)
         for cp in points:
             flash, _ = flash_at_cut(run.flash_in, run.page_ops, cp.cycle, cp.seed)
             values, log, inflight = expected_state(run, cp.cycle)

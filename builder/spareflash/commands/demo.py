@@ -78,5 +78,8 @@ def run(args: argparse.Namespace) -> int:
     regions = read_image(dump_path, layout)
     decoders = {"storage": decode_storage, "log": decode_log}
     decoded = {name: decoders[name](r.data, r.page_size) for name, r in regions.items()}
+    for info in decoded.values():  # one line per region is enough here; `spareflash dump --json` has them all
+        counts = info.pop("erase_counts")
+        info["erase_counts"] = f"{len(counts)} pages, {sum(counts)} erases, max {max(counts, default=0)} per page"
     console.print_json(json.dumps(decoded))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.skipif(shutil.which("arduino-builder") is None, reason=
 
 def test_demo_builds_verifies_reports_and_boots_twice_on_the_same_flash() -> None:
     out = subprocess.run([sys.executable, "-m", "spareflash.cli", "demo"], capture_output=True, text=True,
-                         timeout=600, env={"COLUMNS": "120", **__import__("os").environ})
+                         timeout=600, env={**os.environ, "COLUMNS": "120"})
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout
     assert "every rule holds" in text

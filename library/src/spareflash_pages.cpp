@@ -5,7 +5,8 @@
 
 uint16_t sf_rd16(sf_faddr_t a) { return sf_rd(a) | ((uint16_t)sf_rd(a + 1) << 8); }
 
-uint16_t sf_crc16_flash(uint16_t crc, sf_faddr_t a, uint16_t n) {
+// Not inlined: every header and record check shares this one loop (code size; it is not on get()'s hot path).
+__attribute__((noinline)) uint16_t sf_crc16_flash(uint16_t crc, sf_faddr_t a, uint16_t n) {
   while (n--) crc = sf_crc16_update(crc, sf_rd(a++));
   return crc;
 }

@@ -4,7 +4,8 @@
 //
 // Framed protocol (all integers little-endian; CRC-16/XMODEM = poly 0x1021, init 0, over cmd..data):
 //   host -> board:  0x7E, cmd, addr (3 bytes), len (2 bytes, <= 256), data[len], crc (2 bytes)
-//   board -> host:  0x7E, status, len (2 bytes), data[len], crc (2 bytes, over status..data)
+//   board -> host:  0x7E, status, echo (2 bytes: the request's crc field as received), len (2 bytes), data[len],
+//                   crc (2 bytes, over status..data); the echo lets the host drop a late reply to an earlier frame
 //   cmd 'I': JEDEC id (3 bytes back)      'E': erase the 4 KB sector at addr
 //   cmd 'W': program data at addr (inside one 256-byte NOR page), then read it back and compare
 //   cmd 'R': read n bytes at addr (data: n as 2 bytes, n <= 256)
@@ -28,6 +29,7 @@
 
 static SpiNor nor;
 static uint8_t buf[MAX_DATA];  // frame data, then the reply data
+static uint16_t echo;          // the crc field of the frame being answered
 
 static void uart_begin() {
   UBRR0 = (F_CPU / 8 / BAUD) - 1;  // U2X: 2.1% error at 16 MHz / 115200 instead of 3.5%
@@ -59,6 +61,10 @@ static void reply(uint8_t status, uint16_t len) {
   uint16_t crc = _crc_xmodem_update(0, status);
   tx(SOF);
   tx(status);
+  crc = _crc_xmodem_update(crc, (uint8_t)echo);
+  tx((uint8_t)echo);
+  crc = _crc_xmodem_update(crc, (uint8_t)(echo >> 8));
+  tx((uint8_t)(echo >> 8));
   crc = _crc_xmodem_update(crc, (uint8_t)len);
   tx((uint8_t)len);
   crc = _crc_xmodem_update(crc, (uint8_t)(len >> 8));
@@ -93,7 +99,8 @@ static uint8_t receive(uint8_t &cmd, uint32_t &addr, uint16_t &len) {
   }
   int16_t lo = rx_timeout(), hi = lo < 0 ? -1 : rx_timeout();
   if (hi < 0) return 0xFF;
-  if ((uint16_t)(lo | (hi << 8)) != crc) return ST_CRC;
+  echo = (uint16_t)(lo | (hi << 8));
+  if (echo != crc) return ST_CRC;
   return ST_OK;
 }
 

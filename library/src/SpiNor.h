@@ -20,7 +20,7 @@ class SpiNor {
   uint32_t jedecId() const { return ((uint32_t)jedec[0] << 16) | ((uint16_t)jedec[1] << 8) | jedec[2]; }
 
   void read(uint32_t addr, void *dst, uint16_t n);
-  // Streaming read: readStart(), any number of readNext(), then readEnd(). Used to hash and copy without a buffer.
+  // Streaming read: readStart(), any number of readNext(), then readEnd(): hashing and copying without a buffer.
   // On the hardware SPI the stream is pipelined: readStart() already clocks the first byte in, and readNext()
   // takes the byte that arrived and at once starts the next transfer, so the 16-cycle shift runs while the
   // caller hashes and compares the byte it got (the loader's work per byte hides the bus time). The stream

@@ -1,11 +1,11 @@
 """`spareflash overlay upload overlays.bin --port PORT [--baud]`: write an image into the SPI NOR chip through the
 OverlayUploader sketch (examples/OverlayUploader), over a serial port (pyserial).
 
-The framed protocol is described in examples/OverlayUploader/OverlayUploader.cpp. The upload checks the image
-(`format.unpack`: a corrupt overlays.bin is refused before anything is erased), asks for the JEDEC id, erases the
-4 KB sectors the image covers, programs it in 256-byte NOR pages (the board reads every page back), then reads the
-whole image back and compares. A frame answered with a CRC error, or not answered, is sent again (RETRIES times);
-after that the upload stops with one line saying which frame and why.
+The framed protocol is described in examples/OverlayUploader/OverlayUploader.cpp (and docs/overlay-format.md).
+The upload checks the image (`format.unpack`: a corrupt overlays.bin is refused before anything is erased), asks
+for the JEDEC id, erases the 4 KB sectors the image covers, programs it in 256-byte NOR pages (the board reads
+every page back), then reads the whole image back and compares. A frame answered with a CRC error, or not
+answered, is sent again (RETRIES times); after that the upload stops with one line saying which frame and why.
 """
 
 from __future__ import annotations
@@ -64,22 +64,28 @@ class Link:
             out += self.port.read(n - len(out))
         return out
 
-    def _reply(self) -> tuple[int, bytes] | None:
+    def _reply(self, echo: int) -> tuple[int, bytes] | None:
+        """The board's reply to the frame whose crc field is `echo`; a late reply to an earlier frame (after a
+        timeout and a resend) carries another echo and is skipped."""
         deadline = time.monotonic() + self.timeout_s
         while True:
             b = self._read(1, deadline)
             if not b:
                 return None
-            if b[0] == SOF:
-                break
-        head = self._read(3, deadline)
-        if len(head) < 3:
-            return None
-        n = struct.unpack_from("<H", head, 1)[0]
-        rest = self._read(n + 2, deadline)
-        if len(rest) < n + 2 or struct.unpack_from("<H", rest, n)[0] != crc16(head + rest[:n]):
-            return None  # a garbled reply: treated like no reply (the command is idempotent, it is sent again)
-        return head[0], rest[:n]
+            if b[0] != SOF:
+                continue
+            head = self._read(5, deadline)
+            if len(head) < 5:
+                return None
+            n = struct.unpack_from("<H", head, 3)[0]
+            if n > PAGE:
+                continue  # not a reply header: resynchronise on the next SOF
+            rest = self._read(n + 2, deadline)
+            if len(rest) < n + 2 or struct.unpack_from("<H", rest, n)[0] != crc16(head + rest[:n]):
+                return None  # a garbled reply: treated like no reply (the command is idempotent, it is sent again)
+            if struct.unpack_from("<H", head, 1)[0] != echo:
+                continue
+            return head[0], rest[:n]
 
     def request(self, cmd: str, addr: int = 0, data: bytes = b"", what: str = "") -> bytes:
         last = "no reply (is OverlayUploader running on the board, at this baud rate?)"
@@ -87,8 +93,9 @@ class Link:
             if attempt:
                 self.retries += 1
                 self.port.reset_input_buffer()
-            self.port.write(frame(cmd, addr, data))
-            rep = self._reply()
+            f = frame(cmd, addr, data)
+            self.port.write(f)
+            rep = self._reply(struct.unpack_from("<H", f, len(f) - 2)[0])
             if rep is None:
                 last = "no valid reply"
                 continue

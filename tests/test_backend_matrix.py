@@ -7,8 +7,7 @@ Each (chip, backend) pair is built with `spareflash.build.build_sketch` and the 
 * ATmega328P (Uno) and ATmega2560 (Mega) x bootstub / optiboot / urboot: examples/StorageBasics through
   arduino-builder; ATmega32U4 (Leonardo, its Serial is USB) the same with StorageConsole; for the
   bootloader backends our own test doubles of Optiboot 8 / urboot (tests/firmware/backends) are linked into the
-  boot section of the same image, as a programmed bootloader would sit there (the Mega x urboot pair is skipped:
-  the urboot double has the 16-bit ABI only, see DOUBLE_GAPS).
+  boot section of the same image, as a programmed bootloader would sit there.
 * ATmega168P and ATmega88P (BOOTSZ in efuse) x bootstub, ATtiny85 x direct: tests/firmware/matrix/StorageConsole,
   the same storage calls printing through GPIOR1 (no Serial on these bare-chip builds).
 
@@ -72,12 +71,6 @@ class Case:
 
 SIMULATED = [Case("uno", "bootstub"), Case("uno", "optiboot"), Case("uno", "urboot"),
              Case("atmega168p", "bootstub"), Case("atmega88p", "bootstub"), Case("attiny85", "direct")]
-# pairs the simulator models but our bootloader doubles cannot stand in for; each reason says why
-DOUBLE_GAPS = {
-    ("mega", "urboot"): "the urboot test double (tests/firmware/backends/urboot_double.S) has the 16-bit "
-                        "pgm_write_page ABI only; on the ATmega2560 progmem_t is 32 bits (r20:r23) and its RJMP "
-                        "table cannot reach the start of the Mega's 8 KB boot section",
-}
 # parts without a simulator model yet (builder/spareflash/sim/devices): included as soon as a model is registered
 UNMODELLED = [Case("mega", "bootstub"), Case("mega", "optiboot"), Case("mega", "urboot"),
               Case("leonardo", "bootstub"), Case("leonardo", "optiboot"), Case("leonardo", "urboot")]
@@ -89,8 +82,6 @@ def matrix() -> list[object]:
     for case in SIMULATED + UNMODELLED:
         marks = [] if case.mcu in devices else [pytest.mark.skip(
             reason=f"no simulator model of the {case.mcu} (spareflash.sim.registered_devices() lacks it)")]
-        if (case.board, case.backend) in DOUBLE_GAPS:
-            marks.append(pytest.mark.skip(reason=DOUBLE_GAPS[(case.board, case.backend)]))
         out.append(pytest.param(case, id=str(case), marks=marks))
     return out
 
@@ -113,7 +104,9 @@ def bootloader_flags(backend: str, layout: Layout) -> list[str]:
     if backend == "optiboot":
         table, size, syms = ".testbootver", 2, ("optiboot_double_start", "optiboot_double_version")
     else:
-        table, size, syms = ".testboottab", 6, ("urboot_double_start", "urboot_double_table")
+        # above 64 KB the double's table starts with a 4-byte trampoline (see urboot_double.S)
+        table, size, syms = (".testboottab", 6 if top <= 0x10000 else 10,
+                             ("urboot_double_start", "urboot_double_table"))
     return [str(double_object(backend, layout.chip.name)), f"-Wl,--section-start=.testboot=0x{layout.boot_start:X}",
             f"-Wl,--section-start={table}=0x{top - size:X}", *(f"-Wl,-u,{s}" for s in syms)]
 

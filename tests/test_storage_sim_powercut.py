@@ -105,3 +105,19 @@ def test_power_cut_campaign_three_thousand_points(driver: DriverFirmware) -> Non
     print(f"{res.cut_points} cuts {res.by_kind} from {res.workloads} workloads")
     assert not res.failures, "\n".join(res.failures)
     assert res.cut_points == 3000 and res.by_kind.get("gc", 0) >= 100
+
+
+def test_campaign_command_runs_both_campaigns_and_reports_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from spareflash.cli import main
+
+    rc = main(["campaign", "storage", "--cuts", "20", "--model-cuts", "400", "--corruption", "2",
+               "--model-corruption", "50", "--seed", "3", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["failures"] == []
+    assert out["sim_power_cuts"]["cut_points"] == 20 and out["model_power_cuts"]["cut_points"] == 400
+    assert out["sim_corruption"]["cases"] == 2 and out["model_corruption"]["cases"] == 50
+    assert main(["campaign", "storage", "--model-cuts", "-5"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "must not be negative" in err

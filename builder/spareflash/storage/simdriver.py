@@ -293,26 +293,40 @@ def run_script(fw: DriverFirmware, lines: Sequence[str], *, regions: bytes | Non
     script = b"".join(encode_command(ln) for ln in body)
     image = fw.flash_image(script, regions, base)
     sim = Simulator(str(fw.elf), MCU, flash_in=image)
-    res = sim.run(max_cycles=max_cycles or default_budget(body))
+    try:
+        res = sim.run(max_cycles=max_cycles or default_budget(body))
+        flash, debug, page_ops, markers = sim.flash, sim.debug, list(sim.page_ops), list(sim.markers)
+    finally:
+        _release(sim)
     if not res.ok:
         raise DriverError(f"storage driver: {res.message}")
-    values = [m.value for m in sim.markers]
+    values = [m.value for m in markers]
     if MARK_BAD in values:
         raise DriverError(f"storage driver refused command {values.count(MARK_DONE)} ({body[values.count(MARK_DONE)]})")
-    cmd_cycles = [m.cycle for m in sim.markers if m.value == MARK_CMD]
-    done_cycles = [m.cycle for m in sim.markers if m.value == MARK_DONE]
+    cmd_cycles = [m.cycle for m in markers if m.value == MARK_CMD]
+    done_cycles = [m.cycle for m in markers if m.value == MARK_DONE]
     if len(done_cycles) != len(body):
         raise DriverError(f"storage driver ran {len(done_cycles)} of {len(body)} commands")
-    rd = _Reader(sim.debug)
+    rd = _Reader(debug)
     results = [decode_result(ln, rd) for ln in body]
     if rd.pos != len(rd.data):
         raise DriverError(f"storage driver printed {len(rd.data) - rd.pos} bytes more than its results")
-    flash = sim.flash
     results += [flash[fw.region_start:fw.region_end].hex()] * dumps
     out_lines = ([f"W {raw.hex()}"] if raw is not None else []) + body + ["D"] * dumps
     if raw is not None:
         results.insert(0, "0")
-    return DriverRun(out_lines, results, image, flash, list(sim.page_ops), cmd_cycles, done_cycles, body, res.cycles)
+    return DriverRun(out_lines, results, image, flash, page_ops, cmd_cycles, done_cycles, body, res.cycles)
+
+
+def _release(sim: object) -> None:
+    """Drop a finished Simulator's references to its yasimavr objects. The device holds the harness's I/O hook,
+    timers and log writer, which hold the Simulator: a cycle through C++ that Python's GC cannot see, so every
+    Simulator (~270 KB) would live until the process ends — 1 GB over a 3,000-cut campaign. Without the device
+    reference the model is destroyed and the cycle with it."""
+    for name in ("loop", "probe", "_flash_nvm", "device", "_hook", "_break_timer", "_op_timer", "_log", "_fw",
+                 "_blk"):
+        if hasattr(sim, name):
+            delattr(sim, name)
 
 
 def run_model(fw: DriverFirmware, lines: Sequence[str], regions: bytes | None = None) -> tuple[list[str], ModelRunner]:

@@ -168,7 +168,8 @@ sf_faddr_t FlashStorage::latest(uint8_t key) const {
 bool FlashStorage::is_live(sf_faddr_t a) const {
   // A value (not a tombstone: nothing older than the oldest page needs hiding) that is the newest good
   // record of its key.
-  return sf_rd(a + 1) != 0 && rec_ok(a) && latest(sf_rd(a)) == a;
+  // (No CRC check of its own: latest() only returns records whose CRC is good.)
+  return sf_rd(a + 1) != 0 && latest(sf_rd(a)) == a;
 }
 
 // Every page is in use (typically right after a reboot: `oldest` comes from the head's header, garbage

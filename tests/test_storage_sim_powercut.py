@@ -56,7 +56,7 @@ def test_rebuilt_cut_flash_equals_a_real_power_cut(driver: DriverFirmware) -> No
     picks["idle"] = last.end + 500
     assert set(picks) == {"erase", "write", "gc", "idle"}, picks
     for kind, cycle in picks.items():
-        real = run_with_power_cut(driver.elf, "atmega328p", cycle, seed=7, flash_in=run.flash_in)
+        real = run_with_power_cut(driver.firmware, "atmega328p", cycle, seed=7, flash_in=run.flash_in)
         rebuilt, op = flash_at_cut(run.flash_in, run.page_ops, cycle, seed=7)
         assert (real.op is None) == (op is None) == (kind == "idle"), kind
         if kind != "idle":

@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from ..errors import SpareFlashError
 from ..plan import Layout, PlanConfig
@@ -56,6 +56,9 @@ class DriverFirmware:
     script_addr: int
     script_cap: int
     single_write: bool = False
+    # the loaded ELF (spareflash.sim.Firmware): every run uses this copy, so a rebuild of the ELF by a concurrent
+    # test run cannot change the firmware in the middle of a campaign (and the ELF is parsed once)
+    firmware: Any = None
 
     @property
     def page_size(self) -> int:
@@ -123,7 +126,7 @@ def build_driver(storage_bytes: int = 1024, log_bytes: int = 512, single_write: 
     image = bytes(fw.flash) + b"\xff" * (r.layout.chip.flash_size - len(fw.flash))
     if r.layout.log.size and r.layout.log.start != r.layout.storage.end:
         raise DriverError("the plan no longer puts the log right after the storage region")
-    return DriverFirmware(r.elf, r.layout, image, addr, size, single_write)
+    return DriverFirmware(r.elf, r.layout, image, addr, size, single_write, fw)
 
 
 # -- scripts ----------------------------------------------------------------------------------------------------
@@ -292,7 +295,7 @@ def run_script(fw: DriverFirmware, lines: Sequence[str], *, regions: bytes | Non
         regions = raw
     script = b"".join(encode_command(ln) for ln in body)
     image = fw.flash_image(script, regions, base)
-    sim = Simulator(str(fw.elf), MCU, flash_in=image)
+    sim = Simulator(fw.firmware or str(fw.elf), MCU, flash_in=image)
     try:
         res = sim.run(max_cycles=max_cycles or default_budget(body))
         flash, debug, page_ops, markers = sim.flash, sim.debug, list(sim.page_ops), list(sim.markers)

@@ -725,6 +725,13 @@ def check_corruption_case(fw: DriverFirmware, case: CorruptionCase, rng: random.
         diff = next(i for i, (a, b) in enumerate(zip(expected, run.results)) if a != b)
         fails.append(f"{case.kind}: line {diff} {lines[diff][:30]!r}: model {expected[diff][:60]!r}, "
                      f"chip {run.results[diff][:60]!r}")
+    from .image import decode_storage
+
+    decoded = {int(k): v for k, v in decode_storage(case.region, fw.page_size)["values"].items()}
+    for k in range(keys + 1):  # what `spareflash dump` would show for the same bytes
+        want = f"{len(decoded[k]) // 2} 0 {decoded[k]}" if k in decoded else "0"
+        if run.results[2 + k] != want:
+            fails.append(f"{case.kind}: key {k} reads {run.results[2 + k]!r}, the model's decode has {want!r}")
     for k in case.intact:
         v = case.values[k]
         if run.results[2 + k] != f"{len(v)} 0 {v.hex()}":

@@ -127,17 +127,21 @@ sf_status_t sf_flash_program(sf_addr_t addr_in, const void *src, uint16_t n) {
   for (uint16_t i = 0; i < n; i++) buf[off + i] &= s[i];
   st = sf__backend_write_page(page, buf);
 #else
-  // Fill the chip's page buffer word by word: 0xFFFF everywhere except the bytes being programmed, so the
-  // page write (which ANDs with the old content) leaves every other byte unchanged. No RAM page buffer.
+  // Load only the buffer words that hold bytes being programmed: the chip's temporary page buffer is erased
+  // (all 0xFFFF) after reset and after every page write (datasheet "Filling the Temporary Buffer"; proven for
+  // the simulator by tests/test_sim_fidelity.py), and an unloaded 0xFFFF word leaves its cells unchanged under
+  // the page write's AND. A partial word at either end gets 0xFF in its other byte. For a 6-byte record that is
+  // 3-4 loads instead of SF_PAGE_SIZE / 2. No RAM page buffer.
   // Byte i of the page is s[i - off] when i - off < n (unsigned: also false for i < off), else 0xFF.
   uint8_t sreg = SREG;
   cli();  // an ISR writing EEPROM would discard the loaded buffer; the write makes the vectors unreadable
   eeprom_busy_wait();
-  uint8_t w[2];
-  for (uint16_t i = 0; i < SF_PAGE_SIZE && !st; i++) {
-    uint16_t j = i - off;
-    w[i & 1] = j < n ? s[j] : 0xFF;
-    if (i & 1) st = sf__backend_spm(page + i - 1, SF_SPM_FILL, (uint16_t)(w[1] << 8) | w[0]);
+  const uint16_t end = off + n;
+  for (uint16_t i = off & ~1u; i < end && !st; i += 2) {
+    const uint16_t j = i - off, k = j + 1;  // 16-bit: i = off - 1 gives j = 0xFFFF (0xFF) and k = 0 (s[0])
+    uint8_t lo = j < n ? s[j] : 0xFF;
+    uint8_t hi = k < n ? s[k] : 0xFF;
+    st = sf__backend_spm(page + i, SF_SPM_FILL, (uint16_t)(hi << 8) | lo);
   }
   if (!st) st = sf__backend_spm(page, SF_SPM_WRITE, 0);
   SREG = sreg;

@@ -62,9 +62,10 @@ void sf_flash_read(sf_addr_t a, void *dst, uint16_t n);
 // Verifies the page reads 0xFF afterwards (SF_ERR_VERIFY otherwise).
 sf_status_t sf_flash_erase_page(sf_addr_t page_addr);
 
-// Program n bytes at addr, all inside one page, WITHOUT erasing: the page buffer is filled with 0xFFFF except
-// the bytes being programmed (a partial word at either end gets 0xFF in its other byte), so the page write's
-// AND-with-old-content leaves every other byte of the page unchanged. No RAM page buffer on bootstub, optiboot
+// Program n bytes at addr, all inside one page, WITHOUT erasing: only the page-buffer words holding those bytes
+// are loaded (a partial word at either end gets 0xFF in its other byte); the others are 0xFFFF because the chip
+// erases the buffer at reset and after every page write, so the page write's AND-with-old-content leaves every
+// other byte of the page unchanged. No RAM page buffer on bootstub, optiboot
 // and direct (urboot needs one: see docs/backends.md). Bits can only go 1 -> 0: programming over bytes that
 // would need a 0 -> 1 bit leaves src & old in flash and returns SF_ERR_VERIFY (the read-back must equal src).
 // n == 0 is SF_OK.

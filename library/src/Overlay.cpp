@@ -310,8 +310,8 @@ sf_status_t OverlayManager::begin(uint32_t norAddr, uint32_t expectedJedec, cons
   n_slots = n > SF_OVL_MAX_SLOTS ? 0 : (uint8_t)n;
   for (uint8_t k = 0; k < SF_OVL_MAX_SLOTS; k++) {
     uint32_t e = 0;
-    if (eepromAddr_ != 0xFFFF && k < n_slots) {
-      e = eeprom_read_dword((const uint32_t *)(eepromAddr_ + 4 * k));
+    if (eepromAddr1_ && k < n_slots) {
+      e = eeprom_read_dword((const uint32_t *)(eepromAddr1_ - 1 + 4 * k));
       if (e == 0xFFFFFFFFUL) e = 0;  // erased EEPROM: never counted
     }
     erase_count[k] = e;
@@ -440,9 +440,9 @@ sf_status_t OverlayManager::loadIntoChecked(uint8_t seg, uint8_t slot) {
   bit_set(differ, 0);  // the header page is always rewritten (it is invalidated first)
   for (uint8_t p = 0; p < pages; p++)
     if (bit_get(differ, p) && !flash_erased(base + (ovl_addr_t)p * SPM_PAGESIZE)) need++;
-  if (erase_count[slot] + need > budget_) return SF_ERR_WEAR_BUDGET;
-  if (eepromAddr_ != 0xFFFF)  // counted before erasing: a power cut can over-count, never under-count
-    eeprom_update_dword((uint32_t *)(eepromAddr_ + 4 * slot), erase_count[slot] + need);
+  if (erase_count[slot] + need > ~budgetInv_) return SF_ERR_WEAR_BUDGET;
+  if (eepromAddr1_)  // counted before erasing: a power cut can over-count, never under-count
+    eeprom_update_dword((uint32_t *)(eepromAddr1_ - 1 + 4 * slot), erase_count[slot] + need);
   // invalidate: the header page goes first, so a cut from here on leaves no valid header
   clear_slot(slot);
   if (!flash_erased(base)) {

@@ -40,8 +40,14 @@
 
 typedef void (*sf_overlay_hook_t)(sf_status_t status, uint8_t segment);
 
+// The global `Overlay` costs nothing in a sketch that never uses it (arduino-builder links every library object,
+// e.g. into a FlashStorage-only sketch): the constructor is constexpr and every member starts at zero, so the
+// object is constant-initialised in .bss (no static-initialisation code keeps it alive) and --gc-sections / LTO
+// drop it with the loader when nothing references them. Keep new members zero by default for the same reason.
 class OverlayManager {
  public:
+  constexpr OverlayManager() {}
+
   // Reads the JEDEC id (expectedJedec: 0 = any chip that answers) and checks the image at norAddr. Always
   // restores what is resident from the slot headers in internal flash (so resident segments run even if the
   // image is bad). macKey (16 bytes, RAM): require and check SipHash-2-4 MACs (build with
@@ -53,12 +59,12 @@ class OverlayManager {
   int8_t slotOf(uint8_t segment) const;              // -1: not resident
   int16_t segmentIn(uint8_t slot) const;             // -1: nothing valid
   uint8_t segmentCount() const;
-  uint8_t slotCount() const;
+  uint8_t slotCount() const;                         // 0 until begin()
 
   // Page erases done in `slot` (persistent in EEPROM at eepromAddr + 4 * slot when enabled).
   uint32_t erases(uint8_t slot) const;
-  void setEraseBudget(uint32_t perSlot) { budget_ = perSlot; }
-  void useEepromCounters(uint16_t eepromAddr) { eepromAddr_ = eepromAddr; }
+  void setEraseBudget(uint32_t perSlot) { budgetInv_ = ~perSlot; }
+  void useEepromCounters(uint16_t eepromAddr) { eepromAddr1_ = (uint16_t)(eepromAddr + 1); }
   void onError(sf_overlay_hook_t hook) { hook_ = hook; }
 
   sf_status_t lastError() const { return last_; }
@@ -77,15 +83,18 @@ class OverlayManager {
   uint8_t pickSlot(uint8_t segment, uint8_t protectedMask);
   void scanSlots();
 
+  // All zero by default (see above), so sentinels are stored shifted:
   uint32_t norAddr_ = 0;
-  uint32_t budget_ = 0xFFFFFFFFUL;
-  uint16_t eepromAddr_ = 0xFFFF;
+  uint32_t budgetInv_ = 0;    // ~(erase budget per slot): 0 = unlimited
+  uint16_t eepromAddr1_ = 0;  // EEPROM address of the counters + 1: 0 = not kept in EEPROM
   const uint8_t *key_ = 0;
   sf_overlay_hook_t hook_ = 0;
-  sf_status_t image_ = SF_ERR_NOT_BEGUN;
+  // The image check's status. 0 before begin() is harmless: every load first needs slot < slotCount(), which
+  // is 0 until begin() has run, so loads before begin() return SF_ERR_NO_SLOT.
+  sf_status_t image_ = SF_OK;
   sf_status_t last_ = SF_OK;
   uint16_t loads_ = 0, written_ = 0, erased_ = 0;
-  uint8_t recStride_ = 20;
+  uint8_t recStride_ = 0;  // directory record size, set by checkImage() before image_ can be SF_OK
 };
 
 extern OverlayManager Overlay;

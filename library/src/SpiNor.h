@@ -48,7 +48,7 @@ class SpiNor {
 
   uint8_t transfer(uint8_t b);
 
-  uint8_t jedec[3];
+  uint8_t jedec[3] = {0, 0, 0};  // initialised so OverlayManager's constructor can be constexpr
 
  private:
   void select();

@@ -176,7 +176,7 @@ bool FlashStorage::is_live(sf_faddr_t a) const {
 // collection's progress is forgotten): free the oldest page if nothing in it is live. No page operation.
 bool FlashStorage::reclaim_oldest() {
   uint8_t op = page_of_seq(oldest_);
-  if (chain_ok(op, oldest_)) {
+  if (seq(op) == oldest_ && (clean_ || page_counts(op))) {
     sf_faddr_t pa = page_addr(op);
     uint16_t o = drain_off_;
     uint8_t size;
@@ -211,7 +211,9 @@ void FlashStorage::gc(uint8_t budget) {
     if (pages_ - u >= reserve || u <= 1) return;
     uint8_t op = page_of_seq(oldest_);
     sf_faddr_t pa = page_addr(op);
-    uint8_t size = chain_ok(op, oldest_) ? rec_size(pa, drain_off_) : 0;
+    // (With clean_ every chain page's header was checked at mount: the seq compare alone decides, as in
+    // latest(); no header CRC per drained record.)
+    uint8_t size = (seq(op) == oldest_ && (clean_ || page_counts(op))) ? rec_size(pa, drain_off_) : 0;
     if (!size) {
       oldest_++;
       drain_off_ = SF_HDR;

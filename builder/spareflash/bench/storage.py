@@ -17,7 +17,10 @@ baseline measured in the same run:
   put (FlashEmu, same extrapolation), and Arduino's EEPROM library: EEPROM.put(key x 4, value) writes the bytes that
   changed (EEPROM.update semantics); updates = puts x 100,000 / (most writes of one EEPROM cell).
 * 16-byte struct: BENCH_REPS puts of a 16-byte struct whose every byte changes, FlashStorage.put vs Arduino's
-  EEPROM.put of the same struct, interleaved in the same firmware run (means of the cycles between markers).
+  EEPROM.put of the same struct, interleaved in the same firmware run (means of the cycles between markers; the
+  EEPROM's window lasts until its last byte write has completed, which the next flash put would otherwise wait
+  for). `struct16_speedup_vs_eeprom` is the mean over all struct puts (erases and GC copies amortised);
+  `struct16_speedup_typical` the mean over the puts that did one page write and nothing else.
 * begin() and the worst get() on a full region of 1, 2, 4, 8 and 16 KB: the model fills each region with the same
   workload (two passes round the ring: every page in use, GC in steady state), the image is put into the firmware's
   flash and the firmware times begin() and get() of the 16 keys and of absent keys 16, 32 and 200 (an absent key
@@ -162,6 +165,22 @@ def _run(elf: Path, flash_in: bytes | None, budget: int) -> Simulator:
     return sim
 
 
+def _ops_per_window(sim: Simulator, windows: list[tuple[int, int]]) -> list[int]:
+    """Page operations (erase or write, from the SPM log) started inside each (start, end) window."""
+    starts = sorted(op.start for op in sim.page_ops)
+    out: list[int] = []
+    j = 0
+    for s, e in windows:
+        while j < len(starts) and starts[j] < s:
+            j += 1
+        k = j
+        while k < len(starts) and starts[k] < e:
+            k += 1
+        out.append(k - j)
+        j = k
+    return out
+
+
 def _ms(cycles: float) -> float:
     return cycles * 1000.0 / F_CPU
 
@@ -219,23 +238,18 @@ def measure(quick: bool = False) -> BenchResult:
     if len(windows) != puts:
         raise RuntimeError(f"StorageBench: {len(windows)} timed puts, expected {puts}")
     put_cycles = [e - s for s, e in windows]
-    starts = sorted(op.start for op in sim.page_ops)
-    ops_per_put: list[int] = []
-    j = 0
-    for s, e in windows:
-        while j < len(starts) and starts[j] < s:
-            j += 1
-        k = j
-        while k < len(starts) and starts[k] < e:
-            k += 1
-        ops_per_put.append(k - j)
-        j = k
+    ops_per_put = _ops_per_window(sim, windows)
     put_mean = sum(put_cycles) / puts
-    struct_fs = _durations(sim, 5, 6)
+    struct_windows = _pairs(sim, 5, 6)
+    struct_fs = [e - s for s, e in struct_windows]
+    struct_ops = _ops_per_window(sim, struct_windows)
     struct_ee = _durations(sim, 7, 8)
     fs_mean = sum(struct_fs) / len(struct_fs)
     ee_mean = sum(struct_ee) / len(struct_ee)
     fs_one_write = min(struct_fs)
+    # the typical struct put: one page write, no erase or GC copy in it
+    typical = [c for c, n in zip(struct_fs, struct_ops) if n == 1] or [fs_one_write]
+    fs_typical = sum(typical) / len(typical)
     begin_after = _durations(sim, 12, 13)[0]
     get_after = max(_durations(sim, 24, 25))
 
@@ -247,6 +261,16 @@ def measure(quick: bool = False) -> BenchResult:
     same = bytes(model.flash.data) == sim.flash[s.start:s.end]
     notes.append("firmware and Python model leave byte-identical regions after the workload" if same else
                  "MISMATCH: the firmware's region differs from the Python model's after the same workload")
+
+    # The mean's floor: a 20-byte record (key, len, 16 bytes, crc) fits (page - header) // 20 times in a page, so
+    # one put in that many also erases the next page; no software at all would still cost this much.
+    per_page = (chip.page_size - HDR) // (16 + 4)
+    floor = page_write * (1 + 1 / per_page)
+    notes.append(f"16-byte struct: {per_page} records per {chip.page_size}-byte page, so the mean put is at least "
+                 f"{page_write:.0f} x (1 + 1/{per_page}) = {floor:.0f} cycles (write + amortised erase) and the "
+                 f"mean speed-up at most {ee_mean:.0f} / {floor:.0f} = {ee_mean / floor:.2f}x; measured mean "
+                 f"{fs_mean:.0f} cycles (GC copies included), typical put {fs_typical:.0f}. EEPROM.put is timed "
+                 "until its last byte write completes (eeprom_busy_wait)")
 
     # ---- endurance (model erase counts, extrapolated) -----------------------------------------------------
     end_puts = 20_000 if quick else 200_000
@@ -277,6 +301,8 @@ def measure(quick: bool = False) -> BenchResult:
     f["struct16_eeprom_put_cycles"] = round(ee_mean)
     f["struct16_speedup_vs_eeprom"] = round(ee_mean / fs_mean, 3)
     f["struct16_speedup_one_page_write"] = round(ee_mean / fs_one_write, 3)
+    f["struct16_put_typical_cycles"] = round(fs_typical)
+    f["struct16_speedup_typical"] = round(ee_mean / fs_typical, 3)
     f["begin_ms_after_workload"] = round(_ms(begin_after), 4)
     f["get_worst_ms_after_workload"] = round(_ms(get_after), 4)
     for kb, row in sizes.items():
@@ -303,8 +329,10 @@ def measure(quick: bool = False) -> BenchResult:
     rows.append(Row("16-byte struct put speed-up", f["struct16_speedup_vs_eeprom"], "x", f">= {SPEEDUP_TARGET}",
                     f["struct16_speedup_vs_eeprom"] >= SPEEDUP_TARGET,
                     f"EEPROM.put {ee_mean:.0f} cycles vs put {fs_mean:.0f} (mean of {reps}, erases amortised)"))
-    rows.append(Row("16-byte struct put speed-up, fastest put", f["struct16_speedup_one_page_write"], "x",
-                    "(informational)", None, f"fastest struct put {fs_one_write} cycles"))
+    rows.append(Row("16-byte struct put speed-up, typical put", f["struct16_speedup_typical"], "x",
+                    "(informational)", None,
+                    f"{len(typical)} of {reps} puts with one page write and no erase/copy: mean {fs_typical:.0f} "
+                    f"cycles; fastest {fs_one_write}"))
     for kb in sizes:
         target = kb == 4
         rows.append(Row(f"begin() full {kb} KB", f[f"begin_ms_{kb}k"], "ms",

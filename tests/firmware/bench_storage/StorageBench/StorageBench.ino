@@ -7,7 +7,8 @@
 // Markers (value before / after the call):
 //   10/11 begin()            20/21 get() of keys 0..15, then the absent keys 16, 32, 200
 //   1/2   workload put()     12/13 begin() again after the workload   24/25 the gets again after the workload
-//   5/6   FlashStorage put of a 16-byte struct   7/8 EEPROM.put of the same struct at EEPROM address 0
+//   5/6   FlashStorage put of a 16-byte struct   7/8 EEPROM.put of the same struct at EEPROM address 0, up to the
+//         end of its last byte write (eeprom_busy_wait)
 // Serial prints the status counts, so the harness can tell a measured call that failed.
 #include <EEPROM.h>
 #include <SpareFlash.h>
@@ -79,6 +80,10 @@ void setup() {
     if (st) errors++;
     mark(7);
     EEPROM.put(0, s);
+    // EEPROM.put returns while its last byte is still being written (~3.3 ms): the data is durable only after
+    // that, and the next SPM would wait for it (sf_flash_program waits for EEPROM writes), charging it to the
+    // FlashStorage put. So the EEPROM's window ends when its own last write has completed.
+    eeprom_busy_wait();
     mark(8);
   }
   // Keep put() reachable when both counts are 0 (begin/get-only builds): otherwise the linker drops the writing

@@ -31,9 +31,15 @@
 #if FLASHEND > 0xFFFF
 typedef uint32_t ovl_addr_t;
 static inline uint8_t fl_rd(ovl_addr_t a) { return pgm_read_byte_far(a); }
+static inline uint8_t fl_rd_inc(ovl_addr_t &a) { return pgm_read_byte_far(a++); }
 #else
 typedef uint16_t ovl_addr_t;
 static inline uint8_t fl_rd(ovl_addr_t a) { return pgm_read_byte(a); }
+static inline __attribute__((always_inline)) uint8_t fl_rd_inc(ovl_addr_t &a) {  // lpm Z+: no separate add
+  uint8_t v;
+  __asm__("lpm %0, Z+" : "=r"(v), "+z"(a));
+  return v;
+}
 #endif
 
 // State defined by the generated stubs file (spareflash.overlay.linker.stubs_source): sized by the segment count.
@@ -129,27 +135,54 @@ static inline __attribute__((always_inline)) uint32_t crc_byte(uint32_t crc, uin
   return (crc >> 8) ^ pgm_read_dword(&crc_table[(uint8_t)crc ^ b]);
 }
 #else
-// 8 KB parts: no room for the table. Bitwise in assembler: 8 x (4 shifts + a conditional xor of the
-// polynomial), ~80 cycles a byte and 30 bytes of code.
+// 8 KB parts: no room for the 1 KB table. The table is linear in its index (table[x] = table[x & 15] ^
+// table[x & 0xF0]), so two 16-entry halves (128 bytes) give the byte step with two lookups: ~50 cycles a byte
+// instead of ~85 for the bitwise loop (8 x shift + conditional xor), for ~110 more bytes of flash. Pass A, the
+// directory check and the residency check after a reset all run every byte through it.
+static const uint32_t crc_nib[32] PROGMEM = {  // [0..15]: table[i], [16..31]: table[i << 4]
+    0x00000000UL, 0x77073096UL, 0xEE0E612CUL, 0x990951BAUL, 0x076DC419UL, 0x706AF48FUL,
+    0xE963A535UL, 0x9E6495A3UL, 0x0EDB8832UL, 0x79DCB8A4UL, 0xE0D5E91EUL, 0x97D2D988UL,
+    0x09B64C2BUL, 0x7EB17CBDUL, 0xE7B82D07UL, 0x90BF1D91UL, 0x00000000UL, 0x1DB71064UL,
+    0x3B6E20C8UL, 0x26D930ACUL, 0x76DC4190UL, 0x6B6B51F4UL, 0x4DB26158UL, 0x5005713CUL,
+    0xEDB88320UL, 0xF00F9344UL, 0xD6D6A3E8UL, 0xCB61B38CUL, 0x9B64C2B0UL, 0x86D3D2D4UL,
+    0xA00AE278UL, 0xBDBDF21CUL,
+};
 static uint32_t __attribute__((noinline)) crc_byte(uint32_t crc, uint8_t b) {
-  uint8_t k = 8;
+  uint8_t t0, t1, t2, t3;
   __asm__(
-      "eor %A0, %2\n"
-      "1:\n\t"
-      "lsr %D0\n\t"
-      "ror %C0\n\t"
-      "ror %B0\n\t"
-      "ror %A0\n\t"
-      "brcc 2f\n\t"
-      "eor %A0, %A3\n\t"
-      "eor %B0, %B3\n\t"
-      "eor %C0, %C3\n\t"
-      "eor %D0, %D3\n"
-      "2:\n\t"
-      "dec %1\n\t"
-      "brne 1b"
-      : "+r"(crc), "+d"(k)
-      : "r"(b), "r"(0xEDB88320UL));
+      "eor %A0, %5\n\t"  // x = crc ^ b (low byte)
+      "mov r30, %A0\n\t"
+      "andi r30, 0x0F\n\t"
+      "lsl r30\n\t"
+      "lsl r30\n\t"
+      "ldi r31, 0\n\t"
+      "subi r30, lo8(-(%6))\n\t"
+      "sbci r31, hi8(-(%6))\n\t"
+      "lpm %1, Z+\n\t"
+      "lpm %2, Z+\n\t"
+      "lpm %3, Z+\n\t"
+      "lpm %4, Z\n\t"
+      "mov r30, %A0\n\t"  // table[x & 0xF0] = crc_nib[16 + (x >> 4)], at byte offset 64 + (x & 0xF0) / 4
+      "andi r30, 0xF0\n\t"
+      "lsr r30\n\t"
+      "lsr r30\n\t"
+      "ldi r31, 0\n\t"
+      "subi r30, lo8(-(%6 + 64))\n\t"
+      "sbci r31, hi8(-(%6 + 64))\n\t"
+      "lpm %A0, Z+\n\t"  // crc = (crc >> 8) ^ lo ^ hi, byte by byte
+      "eor %A0, %1\n\t"
+      "eor %A0, %B0\n\t"
+      "lpm %B0, Z+\n\t"
+      "eor %B0, %2\n\t"
+      "eor %B0, %C0\n\t"
+      "lpm %C0, Z+\n\t"
+      "eor %C0, %3\n\t"
+      "eor %C0, %D0\n\t"
+      "lpm %D0, Z\n\t"
+      "eor %D0, %4"
+      : "+r"(crc), "=&r"(t0), "=&r"(t1), "=&r"(t2), "=&r"(t3)
+      : "r"(b), "i"(crc_nib)
+      : "r30", "r31");
   return crc;
 }
 #endif
@@ -252,12 +285,6 @@ static void make_slot_header(uint8_t *h, uint8_t seg, uint8_t slot, const Record
   memcpy(h + 12, &r.crc, 4);
 }
 
-static bool flash_erased(ovl_addr_t a) {
-  for (uint16_t i = 0; i < SPM_PAGESIZE; i++)
-    if (fl_rd(a + i) != 0xFF) return false;
-  return true;
-}
-
 // ---- residency ---------------------------------------------------------------------------------------------
 static void set_resident(uint8_t seg, uint8_t slot) {
   seg_in[slot] = seg;
@@ -310,10 +337,12 @@ sf_status_t OverlayManager::begin(uint32_t norAddr, uint32_t expectedJedec, cons
   n_slots = n > SF_OVL_MAX_SLOTS ? 0 : (uint8_t)n;
   for (uint8_t k = 0; k < SF_OVL_MAX_SLOTS; k++) {
     uint32_t e = 0;
+#if SPAREFLASH_OVERLAY_EEPROM_COUNTERS
     if (eepromAddr1_ && k < n_slots) {
       e = eeprom_read_dword((const uint32_t *)(eepromAddr1_ - 1 + 4 * k));
       if (e == 0xFFFFFFFFUL) e = 0;  // erased EEPROM: never counted
     }
+#endif
     erase_count[k] = e;
   }
   if (n_slots == 0) return image_ = last_ = SF_ERR_NO_SLOT;
@@ -339,14 +368,205 @@ int16_t OverlayManager::segmentIn(uint8_t slot) const {
 
 // ---- the load ----------------------------------------------------------------------------------------------
 // Two streaming passes over the segment in the NOR chip (docs/overlay-format.md, "Load procedure"):
-//   A (before anything is erased): CRC-32 (+ SipHash), and which slot pages differ from what is in flash;
-//   B: the differing pages are erased and programmed from a second read; a Fletcher-16 over pass B must equal
-//      pass A's, so the bytes programmed are the bytes that were verified (a cheap check: CRC-32 again would
-//      cost ~80 cycles a byte); the header page (header + first code bytes) is programmed last, from a third
-//      read of its few code bytes, checked against pass A's Fletcher-16 of them (no second page buffer in RAM).
-// Every page program is read back by sf_flash_program; after a reset scanSlots checks the CRC-32 again.
+//   A (before anything is erased): CRC-32 (+ SipHash) and Fletcher-16 of the code, and per slot page whether it
+//      differs from what is in flash and whether it is blank (so no page is read again to decide on an erase);
+//   B: the differing pages are erased and programmed from a second read, each byte loaded into the SPM page
+//      buffer as it arrives; a Fletcher-16 over pass B must equal pass A's, so the bytes programmed are the bytes
+//      that were verified (a cheap check: CRC-32 again would cost ~25-50 cycles a byte); the header page (header
+//      + first code bytes) is programmed last, from a third read of its few code bytes, checked against pass A's
+//      Fletcher-16 of them (no second page buffer in RAM).
+// Every page is read back in full after its program; after a reset scanSlots checks the CRC-32 again.
 static void __attribute__((noinline)) bit_set(uint8_t *m, uint8_t p) { m[p >> 3] |= (uint8_t)(1 << (p & 7)); }
 static bool __attribute__((noinline)) bit_get(const uint8_t *m, uint8_t p) { return m[p >> 3] & (1 << (p & 7)); }
+
+struct StreamSums {  // what a pass has computed over the bytes streamed so far
+  uint32_t crc;
+  uint8_t f1, f2;  // Fletcher-16 (8-bit sums)
+};
+
+// Pass A over n code bytes (1..SPM_PAGESIZE) of the slot page at `a`: each byte goes through the CRC-32 and the
+// Fletcher-16; d collects old ^ new (nonzero: the page differs) and e the AND of the old bytes (0xFF: blank).
+#if defined(SPDR) && !defined(USICR) && FLASHEND > 0x1FFF && FLASHEND <= 0xFFFF
+// Hardware SPI, table CRC, 16-bit flash addresses (ATmega328P/168P/32U4...): the hot loop of a load, in
+// assembler. The next byte shifts in (16 cycles at F_CPU/2) while this one is hashed, so the SPI poll finds it
+// ready. Once a page is known to differ and not to be blank, the rest of it skips the comparison (phase 2):
+// ~35 cycles a byte instead of ~55 for the C loop. The CRC step indexes the table from the low byte and shifts
+// the other three down as it xors the entry in (no moves).
+#define SF_OVL_CRC_STEP                  \
+  "mov r30, %A[c]\n\t"                   \
+  "eor r30, %[b]\n\t"                    \
+  "ldi r31, 0\n\t"                       \
+  "lsl r30\n\t"                          \
+  "rol r31\n\t"                          \
+  "lsl r30\n\t"                          \
+  "rol r31\n\t"                          \
+  "subi r30, lo8(-(%[tab]))\n\t"         \
+  "sbci r31, hi8(-(%[tab]))\n\t"         \
+  "lpm %A[c], Z+\n\t"                    \
+  "eor %A[c], %B[c]\n\t"                 \
+  "lpm %B[c], Z+\n\t"                    \
+  "eor %B[c], %C[c]\n\t"                 \
+  "lpm %C[c], Z+\n\t"                    \
+  "eor %C[c], %D[c]\n\t"                 \
+  "lpm %D[c], Z\n\t"                     \
+  "add %[f1], %[b]\n\t"                  \
+  "add %[f2], %[f1]\n\t"
+static void __attribute__((noinline)) pass_a_page(SpiNor &, StreamSums &s, ovl_addr_t a, uint16_t count,
+                                                  uint8_t &dr, uint8_t &er) {
+  uint32_t c = s.crc;
+  uint8_t f1 = s.f1, f2 = s.f2, d = dr, e = er, n = (uint8_t)count, b, t;  // n = 0: 256 (dec wraps)
+  const uint8_t ff = 0xFF;
+  __asm__ volatile(
+      "1: in %[t], %[spsr]\n\t"  // phase 1: hash and compare
+      "sbrs %[t], %[spif]\n\t"
+      "rjmp 1b\n\t"
+      "in %[b], %[spdr]\n\t"
+      "out %[spdr], %[ff]\n\t"  // the next byte starts shifting now
+      "movw r30, %[a]\n\t"
+      "lpm %[t], Z+\n\t"
+      "movw %[a], r30\n\t"
+      "and %[e], %[t]\n\t"
+      "eor %[t], %[b]\n\t"
+      "or %[d], %[t]\n\t"  //
+      SF_OVL_CRC_STEP
+      "dec %[n]\n\t"
+      "breq 3f\n\t"
+      "tst %[d]\n\t"
+      "breq 1b\n\t"
+      "cpi %[e], 0xFF\n\t"
+      "breq 1b\n"
+      "2: in %[t], %[spsr]\n\t"  // phase 2: the page differs and is not blank, only hash
+      "sbrs %[t], %[spif]\n\t"
+      "rjmp 2b\n\t"
+      "in %[b], %[spdr]\n\t"
+      "out %[spdr], %[ff]\n\t"  //
+      SF_OVL_CRC_STEP
+      "dec %[n]\n\t"
+      "brne 2b\n"
+      "3:"
+      : [c] "+r"(c), [f1] "+r"(f1), [f2] "+r"(f2), [d] "+r"(d), [e] "+d"(e), [n] "+r"(n), [a] "+r"(a),
+        [b] "=&r"(b), [t] "=&r"(t)
+      : [ff] "r"(ff), [tab] "i"(crc_table), [spsr] "I"(_SFR_IO_ADDR(SPSR)), [spdr] "I"(_SFR_IO_ADDR(SPDR)),
+        [spif] "I"(SPIF)
+      : "r30", "r31");
+  s.crc = c;
+  s.f1 = f1;
+  s.f2 = f2;
+  dr = d;
+  er = e;
+}
+#else
+static void __attribute__((noinline)) pass_a_page(SpiNor &nor, StreamSums &s, ovl_addr_t a, uint16_t n, uint8_t &dr,
+                                                  uint8_t &er) {
+  uint32_t c = s.crc;
+  uint8_t f1 = s.f1, f2 = s.f2, d = dr, e = er;
+  do {
+    uint8_t b = nor.readNext();
+    c = crc_byte(c, b);
+    f1 += b;
+    f2 += f1;
+    uint8_t o = fl_rd(a++);
+    d |= (uint8_t)(o ^ b);
+    e &= o;
+  } while (--n);
+  s.crc = c;
+  s.f1 = f1;
+  s.f2 = f2;
+  dr = d;
+  er = e;
+}
+#endif
+
+// n bytes of the stream through the Fletcher-16 only (pass B over pages that need no write).
+static void sum_stream(SpiNor &nor, uint16_t n, StreamSums &g) {
+  uint8_t f1 = g.f1, f2 = g.f2;
+  while (n--) {
+    f1 += nor.readNext();
+    f2 += f1;
+  }
+  g.f1 = f1;
+  g.f2 = f2;
+}
+
+#if SPAREFLASH_BACKEND != SPAREFLASH_BACKEND_URBOOT
+// The loader drives the SPM page buffer itself through the flash layer's backend entry (spareflash_flash.cpp:
+// one SPM, waits for completion and re-enables the RWW section; the bootstub fences the address again), so pass
+// B loads each word as it arrives instead of buffering the page and filling it from RAM afterwards, and an
+// erase is not read back separately (see erase_page). The pages are slot pages computed from the plan's slot
+// symbols, inside the reserved regions, and sf_flash_begin() succeeded (a load needs image_ == SF_OK, which
+// begin() only sets after it). On 8 KB parts this also keeps sf_flash_program/erase_page out of the image.
+extern "C" sf_status_t sf__backend_spm(sf_addr_t a, uint8_t spmcsr, uint16_t data);
+
+// Erase a slot page without reading it back: every page the loader erases is then programmed in full and read
+// back in full, and a page write ANDs, so that read-back (src & old == src) passes only if the erase left every
+// needed 1 bit (the header page's erase, the invalidation, is checked on its own: loadIntoChecked).
+static sf_status_t erase_page(ovl_addr_t pa) {
+  uint8_t sreg = SREG;
+  cli();  // the vector table is unreadable during the erase (RWW); SPM waits for EEPROM writes
+  eeprom_busy_wait();
+  sf_status_t st = sf__backend_spm(pa, (1 << PGERS) | (1 << SPMEN), 0);
+  SREG = sreg;
+  return st;
+}
+
+// Program the slot page at pa: its first `ram` bytes (even) from page_buf, then the next n bytes of the NOR
+// stream, each word loaded into the SPM page buffer as soon as its two bytes have arrived (on the hardware SPI
+// the backend call overlaps the next byte's shift) and kept in page_buf. Words not loaded stay 0xFFFF (the page
+// buffer is blank after every page write and RWW re-enable, see sf_flash_program). The whole page is read back
+// against page_buf (0xFF past the data).
+static sf_status_t __attribute__((noinline)) program_page(SpiNor &nor, ovl_addr_t pa, uint16_t ram, uint16_t n,
+                                                          StreamSums &g) {
+  uint8_t sreg = SREG;
+  cli();  // an ISR writing EEPROM would discard the loaded buffer
+  eeprom_busy_wait();
+  uint8_t *q = page_buf;
+  ovl_addr_t w = pa;
+  for (; q < page_buf + ram; q += 2, w += 2) sf__backend_spm(w, 1 << SPMEN, (uint16_t)(q[1] << 8) | q[0]);
+  uint8_t f1 = g.f1, f2 = g.f2;
+  for (; n; w += 2) {
+    uint8_t lo = nor.readNext(), hi = 0xFF;  // the first byte arrived during the previous word's call
+    f1 += lo;
+    f2 += f1;
+    q[0] = lo;
+    if (--n) {
+      hi = nor.readNext();  // the next word's first byte starts shifting: it overlaps the call below
+      f1 += hi;
+      f2 += f1;
+      n--;
+    }
+    q[1] = hi;
+    q += 2;
+    // a fill is refused only outside the fence, and then the write below is refused as well
+    sf__backend_spm(w, 1 << SPMEN, (uint16_t)(hi << 8) | lo);
+  }
+  g.f1 = f1;
+  g.f2 = f2;
+  sf_status_t st = sf__backend_spm(pa, (1 << PGWRT) | (1 << SPMEN), 0);
+  SREG = sreg;
+  if (st) return st;
+  while (q < page_buf + SPM_PAGESIZE) *q++ = 0xFF;
+  q = page_buf;
+  w = pa;
+  do {
+    if (fl_rd_inc(w) != *q++) return SF_ERR_VERIFY;
+  } while (q < page_buf + SPM_PAGESIZE);
+  return SF_OK;
+}
+#else
+// urboot exports only "erase and write this RAM page": the flash layer's own calls, from page_buf.
+static sf_status_t erase_page(ovl_addr_t pa) { return sf_flash_erase_page(pa); }
+static sf_status_t program_page(SpiNor &nor, ovl_addr_t pa, uint16_t ram, uint16_t n, StreamSums &g) {
+  uint8_t *q = page_buf + ram;
+  for (; n; n--) {
+    uint8_t b = nor.readNext();
+    g.f1 += b;
+    g.f2 += g.f1;
+    *q++ = b;
+  }
+  while (q < page_buf + SPM_PAGESIZE) *q++ = 0xFF;
+  return sf_flash_program(pa, page_buf, SPM_PAGESIZE);
+}
+#endif
 
 sf_status_t OverlayManager::loadIntoChecked(uint8_t seg, uint8_t slot) {
   Record r;
@@ -365,63 +585,65 @@ sf_status_t OverlayManager::loadIntoChecked(uint8_t seg, uint8_t slot) {
 #endif
   const ovl_addr_t base = slot_addr(slot);
   const uint8_t pages = (uint8_t)((SF_OVL_SLOT_HEADER + r.size + SPM_PAGESIZE - 1) / SPM_PAGESIZE);
-  uint8_t differ[SF_OVL_MAX_PAGES / 8];
+  uint8_t differ[SF_OVL_MAX_PAGES / 8], blank[SF_OVL_MAX_PAGES / 8];
   memset(differ, 0, sizeof differ);
-  // page 0 starts with the slot header
+  memset(blank, 0, sizeof blank);
+  // pass A: page 0 starts with the slot header
   make_slot_header(page_buf, seg, slot, r);
-  for (uint8_t i = 0; i < SF_OVL_SLOT_HEADER; i++)
-    if (fl_rd(base + i) != page_buf[i]) differ[0] = 1;
-  // pass A: verify and compare, one streamed read (on the hardware SPI the next byte shifts in while this one is
-  // hashed and compared, see SpiNor::readNext); differences are collected per page, not looked up per byte
+  uint8_t d = 0, e = 0xFF, any = 0;
+  for (uint8_t i = 0; i < SF_OVL_SLOT_HEADER; i++) {
+    uint8_t o = fl_rd(base + i);
+    d |= (uint8_t)(o ^ page_buf[i]);
+    e &= o;
+  }
   const uint16_t head = r.size < SPM_PAGESIZE - SF_OVL_SLOT_HEADER ? r.size : SPM_PAGESIZE - SF_OVL_SLOT_HEADER;
-  uint32_t c = 0xFFFFFFFFUL;
-  uint8_t f1 = 0, f2 = 0, h1 = 0, h2 = 0;
+  StreamSums s = {0xFFFFFFFFUL, 0, 0};
+  uint8_t h1 = 0, h2 = 0;
   ovl_addr_t a = base + SF_OVL_SLOT_HEADER;
+  uint16_t n = head, rem = r.size;
   nor.readStart(norAddr_ + r.offset);
-#if FLASHEND > 0x1FFF
-  // page by page: the byte loop only accumulates differences (no page lookup per byte)
-  uint16_t rem = r.size;
-  for (uint8_t p = 0; rem; p++) {
-    uint16_t n = p ? SPM_PAGESIZE : SPM_PAGESIZE - SF_OVL_SLOT_HEADER;
-    if (n > rem) n = rem;
-    rem -= n;
-    uint8_t d = 0;
-    do {
-      uint8_t b = nor.readNext();
-      c = crc_byte(c, b);
-      f1 += b;
-      f2 += f1;
-      d |= (uint8_t)(fl_rd(a++) ^ b);
+  for (uint8_t p = 0;; p++) {
+    if (n) {
 #if SPAREFLASH_OVERLAY_MAC
-      if (key_) sip_byte(sip, b);
+      if (key_) {  // (MAC builds: the slower per-byte loop; the MAC dominates anyway)
+        for (uint16_t i = 0; i < n; i++, a++) {
+          uint8_t b = nor.readNext(), o = fl_rd(a);
+          s.crc = crc_byte(s.crc, b);
+          s.f1 += b;
+          s.f2 += s.f1;
+          sip_byte(sip, b);
+          d |= (uint8_t)(o ^ b);
+          e &= o;
+        }
+      } else
 #endif
-    } while (--n);
+      {
+        pass_a_page(nor, s, a, n, d, e);
+        a += n;
+      }
+      rem -= n;
+    }
     if (p == 0) {  // Fletcher-16 of the header page's code bytes (`head` of them)
-      h1 = f1;
-      h2 = f2;
+      h1 = s.f1;
+      h2 = s.f2;
     }
+    if (!rem) {
+      for (; a < base + (ovl_addr_t)pages * SPM_PAGESIZE; a++) {  // the rest of the last page must be blank
+        uint8_t o = fl_rd(a);
+        d |= (uint8_t)~o;
+        e &= o;
+      }
+    }
+    any |= d;
     if (d) bit_set(differ, p);
+    if (e == 0xFF) bit_set(blank, p);
+    if (!rem) break;
+    d = 0;
+    e = 0xFF;
+    n = rem < SPM_PAGESIZE ? rem : SPM_PAGESIZE;
   }
-#else  // 8 KB parts: the smaller loop (every resident byte counts there, and the CPU clocks the bus anyway)
-  for (uint16_t i = 0; i < r.size; i++, a++) {
-    uint8_t b = nor.readNext();
-    c = crc_byte(c, b);
-    f1 += b;
-    f2 += f1;
-    if (i + 1 == head) {  // Fletcher-16 of the header page's code bytes
-      h1 = f1;
-      h2 = f2;
-    }
-#if SPAREFLASH_OVERLAY_MAC
-    if (key_) sip_byte(sip, b);
-#endif
-    if (fl_rd(a) != b) bit_set(differ, (uint8_t)((a - base) / SPM_PAGESIZE));
-  }
-#endif
   nor.readEnd();
-  for (; a < base + (ovl_addr_t)pages * SPM_PAGESIZE; a++)  // the rest of the last page must be blank
-    if (fl_rd(a) != 0xFF) bit_set(differ, pages - 1);
-  if (~c != r.crc) return SF_ERR_OVERLAY_CRC;
+  if (~s.crc != r.crc) return SF_ERR_OVERLAY_CRC;
 #if SPAREFLASH_OVERLAY_MAC
   if (key_) {
     uint64_t tag = sip_final(sip);
@@ -429,64 +651,63 @@ sf_status_t OverlayManager::loadIntoChecked(uint8_t seg, uint8_t slot) {
   }
 #endif
   // which pages change, and how many erases that costs (the budget is checked before the first erase)
-  uint8_t need = 0;
-  uint8_t any = 0;
-  for (uint8_t k = 0; k < sizeof differ; k++) any |= differ[k];
   if (!any) {  // identical content already there (e.g. moved back to a slot it still fills): no erase
     clear_slot(slot);
     set_resident(seg, slot);
     return SF_OK;
   }
   bit_set(differ, 0);  // the header page is always rewritten (it is invalidated first)
+  uint8_t need = 0;
   for (uint8_t p = 0; p < pages; p++)
-    if (bit_get(differ, p) && !flash_erased(base + (ovl_addr_t)p * SPM_PAGESIZE)) need++;
+    if (bit_get(differ, p) && !bit_get(blank, p)) need++;
   if (erase_count[slot] + need > ~budgetInv_) return SF_ERR_WEAR_BUDGET;
+#if SPAREFLASH_OVERLAY_EEPROM_COUNTERS
   if (eepromAddr1_)  // counted before erasing: a power cut can over-count, never under-count
     eeprom_update_dword((uint32_t *)(eepromAddr1_ - 1 + 4 * slot), erase_count[slot] + need);
-  // invalidate: the header page goes first, so a cut from here on leaves no valid header
+#endif
+  // invalidate: the header page goes first (erased and read back), so a cut from here on leaves no valid header
   clear_slot(slot);
-  if (!flash_erased(base)) {
-    if ((st = sf_flash_erase_page(base))) return st;
+  if (!bit_get(blank, 0)) {
+    if ((st = erase_page(base))) return st;
     erase_count[slot]++;
     erased_++;
+    if ((fl_rd(base) & fl_rd(base + 1)) != 0xFF) return SF_ERR_VERIFY;  // the old magic must be gone first
   }
   // pass B: stream the code again, program the differing pages (page 0's bytes only go through the checksum)
-  uint8_t g1 = 0, g2 = 0;
+  StreamSums g = {0, 0, 0};
   nor.readStart(norAddr_ + r.offset);
-  uint16_t left = r.size;
-  for (uint8_t p = 0; p < pages; p++) {
-    uint16_t i = p ? 0 : SF_OVL_SLOT_HEADER;
-    for (; i < SPM_PAGESIZE && left; i++, left--) {  // bus-bound: the loop hides in the byte's shift time
-      uint8_t b = nor.readNext();
-      g1 += b;
-      g2 += g1;
-      page_buf[i] = b;
+  sum_stream(nor, head, g);
+  uint16_t left = r.size - head;
+  for (uint8_t p = 1; p < pages; p++) {
+    n = left < SPM_PAGESIZE ? left : SPM_PAGESIZE;
+    left -= n;
+    if (!bit_get(differ, p)) {
+      sum_stream(nor, n, g);
+      continue;
     }
-    if (i < SPM_PAGESIZE) memset(page_buf + i, 0xFF, SPM_PAGESIZE - i);
-    if (p == 0 || !bit_get(differ, p)) continue;
     ovl_addr_t pa = base + (ovl_addr_t)p * SPM_PAGESIZE;
-    if (!flash_erased(pa)) {
-      if ((st = sf_flash_erase_page(pa))) break;
+    if (!bit_get(blank, p)) {
+      if ((st = erase_page(pa))) break;
       erase_count[slot]++;
       erased_++;
     }
-    if ((st = sf_flash_program(pa, page_buf, SPM_PAGESIZE))) break;
+    if ((st = program_page(nor, pa, 0, n, g))) break;
     written_++;
   }
   nor.readEnd();
   if (st) return st;
-  if (g1 != f1 || g2 != f2) return SF_ERR_OVERLAY_CRC;  // the chip gave other bytes than it did in pass A
+  if (g.f1 != s.f1 || g.f2 != s.f2) return SF_ERR_OVERLAY_CRC;  // the chip gave other bytes than in pass A
   // the header page last: from this write on the slot is valid
   make_slot_header(page_buf, seg, slot, r);
   nor.read(norAddr_ + r.offset, page_buf + SF_OVL_SLOT_HEADER, head);
-  g1 = g2 = 0;
+  g.f1 = g.f2 = 0;
   for (uint8_t i = 0; i < head; i++) {
-    g1 += page_buf[SF_OVL_SLOT_HEADER + i];
-    g2 += g1;
+    g.f1 += page_buf[SF_OVL_SLOT_HEADER + i];
+    g.f2 += g.f1;
   }
-  if (g1 != h1 || g2 != h2) return SF_ERR_OVERLAY_CRC;
+  if (g.f1 != h1 || g.f2 != h2) return SF_ERR_OVERLAY_CRC;
   memset(page_buf + SF_OVL_SLOT_HEADER + head, 0xFF, SPM_PAGESIZE - SF_OVL_SLOT_HEADER - head);
-  if ((st = sf_flash_program(base, page_buf, SPM_PAGESIZE))) return st;
+  if ((st = program_page(nor, base, SPM_PAGESIZE, 0, g))) return st;
   written_++;
   set_resident(seg, slot);
   loads_++;

@@ -36,6 +36,17 @@
   }))
 #endif
 
+// Per-slot erase counters kept in EEPROM (useEepromCounters) are compiled in except on 8 KB parts, where every
+// resident byte is a byte less for the application; build with -DSPAREFLASH_OVERLAY_EEPROM_COUNTERS=1 to have
+// them there too (the counters in RAM and the erase budget exist on every part).
+#ifndef SPAREFLASH_OVERLAY_EEPROM_COUNTERS
+#if FLASHEND > 0x1FFF
+#define SPAREFLASH_OVERLAY_EEPROM_COUNTERS 1
+#else
+#define SPAREFLASH_OVERLAY_EEPROM_COUNTERS 0
+#endif
+#endif
+
 // Status codes: spareflash_status.h, overlay range 0x40-0x46.
 
 typedef void (*sf_overlay_hook_t)(sf_status_t status, uint8_t segment);
@@ -64,7 +75,9 @@ class OverlayManager {
   // Page erases done in `slot` (persistent in EEPROM at eepromAddr + 4 * slot when enabled).
   uint32_t erases(uint8_t slot) const;
   void setEraseBudget(uint32_t perSlot) { budgetInv_ = ~perSlot; }
+#if SPAREFLASH_OVERLAY_EEPROM_COUNTERS
   void useEepromCounters(uint16_t eepromAddr) { eepromAddr1_ = (uint16_t)(eepromAddr + 1); }
+#endif
   void onError(sf_overlay_hook_t hook) { hook_ = hook; }
 
   sf_status_t lastError() const { return last_; }

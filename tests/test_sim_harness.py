@@ -167,3 +167,19 @@ def test_yasimavr_boot_size_table_is_rebuilt_from_the_chip_model():
     assert _chip_value(chip, "boot_sizes_unshifted") == [32, 0, 16, 0, 8, 0, 4]
     assert _chip_value(chip, "nrww_pages") == 0x7000 // 128
     assert _chip_value(get_chip("atmega88p"), "boot_sizes_unshifted") == [32, 0, 16, 0, 8, 0, 4]
+
+
+def test_close_frees_the_model_and_keeps_the_results(avr_build):
+    import gc
+    import weakref
+
+    with Simulator(hello(avr_build), "atmega328p") as sim:
+        result = sim.run(2_000_000)
+        flash = sim.flash
+    assert result.reason == "sleep"
+    assert sim.flash == flash and sim.serial  # results stay readable after close
+    ref = weakref.ref(sim)
+    del sim
+    gc.collect()
+    # without close() the device's hooks keep the Simulator alive through C++ (yasimavr), run after run
+    assert ref() is None

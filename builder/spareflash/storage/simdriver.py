@@ -321,15 +321,9 @@ def run_script(fw: DriverFirmware, lines: Sequence[str], *, regions: bytes | Non
     return DriverRun(out_lines, results, image, flash, page_ops, cmd_cycles, done_cycles, body, res.cycles)
 
 
-def _release(sim: object) -> None:
-    """Drop a finished Simulator's references to its yasimavr objects. The device holds the harness's I/O hook,
-    timers and log writer, which hold the Simulator: a cycle through C++ that Python's GC cannot see, so every
-    Simulator (~270 KB) would live until the process ends — 1 GB over a 3,000-cut campaign. Without the device
-    reference the model is destroyed and the cycle with it."""
-    for name in ("loop", "probe", "_flash_nvm", "device", "_hook", "_break_timer", "_op_timer", "_log", "_fw",
-                 "_blk"):
-        if hasattr(sim, name):
-            delattr(sim, name)
+def _release(sim: Any) -> None:
+    """Free a finished Simulator's model (see Simulator.close: yasimavr keeps unclosed ones alive)."""
+    sim.close()
 
 
 def run_model(fw: DriverFirmware, lines: Sequence[str], regions: bytes | None = None) -> tuple[list[str], ModelRunner]:

@@ -119,3 +119,18 @@ def test_offline_core_setup_is_complete_and_idempotent(tmp_path: Path) -> None:
     assert "4.11.1" in version.stdout
     assert (devsetup.toolchain_dir(core) / "bin" / "avr-gcc").resolve() == Path("/usr/bin/avr-gcc").resolve()
     assert (devsetup.framework_dir(core) / "cores" / "arduino" / "Arduino.h").is_file()
+
+
+def test_platformios_python_gets_what_verification_imports() -> None:
+    """A user adds the library to lib_deps; PlatformIO's own Python lacks rich and intelhex, so the script names
+    (and pip-installs) exactly what is missing — the same requirements pyproject.toml declares."""
+    import tomllib
+
+    from spareflash.platformio.plugin import RUNTIME_REQUIREMENTS, missing_requirements
+
+    declared = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    declared_names = {d.split(">")[0].split("=")[0].strip() for d in declared["dependencies"]}
+    assert {r.split(">")[0] for r in RUNTIME_REQUIREMENTS.values()} <= declared_names
+    assert missing_requirements() == []  # this venv has them all
+    pio_python = {"elftools"}  # what a stock PlatformIO install has of them
+    assert missing_requirements(lambda m: object() if m in pio_python else None) == ["intelhex>=2.3", "rich>=13"]

@@ -374,6 +374,32 @@ def _fail(env: Any, message: str) -> None:
     env.Exit(1)
 
 
+# What verification and the report import, by module name -> pip requirement. PlatformIO's own Python has
+# pyelftools but not the others; a user who only adds the library to lib_deps must not have to know that.
+RUNTIME_REQUIREMENTS = {"elftools": "pyelftools>=0.29", "intelhex": "intelhex>=2.3", "rich": "rich>=13"}
+
+
+def missing_requirements(find_spec: Callable[[str], object] | None = None) -> list[str]:
+    import importlib.util
+
+    find = find_spec or importlib.util.find_spec
+    return [req for module, req in RUNTIME_REQUIREMENTS.items() if find(module) is None]
+
+
+def ensure_requirements(denv: Any) -> None:
+    """Install what PlatformIO's Python lacks (once; pip into the interpreter running SCons)."""
+    missing = missing_requirements()
+    if not missing:
+        return
+    print(f"SpareFlash: installing into PlatformIO's Python: {' '.join(missing)}")
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *missing], capture_output=True, text=True)
+    if proc.returncode != 0 or missing_requirements():
+        last = (proc.stderr.strip().splitlines() or ["pip failed"])[-1]
+        _fail(denv, f"requirements: cannot install {' '.join(missing)} into {sys.executable}: {last}")
+
+
 def apply(env: Any, projenv: Any | None, lib_dir: str | Path | None = None) -> bool:
     """Run from extra_script.py inside the library's env; True when SpareFlash was applied to the build.
 
@@ -401,6 +427,7 @@ def apply(env: Any, projenv: Any | None, lib_dir: str | Path | None = None) -> b
         dirs = [Path(denv.subst(d)) for d in ("$PROJECT_SRC_DIR", "$PROJECT_INCLUDE_DIR", "$PROJECT_LIB_DIR")]
         if sources_include_spareflash(dirs, exclude=[Path(lib_dir)] if lib_dir else []) is None:
             return False
+    ensure_requirements(denv)
     try:
         get_chip(mcu)
         layout = plan(opts.config)

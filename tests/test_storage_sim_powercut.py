@@ -107,6 +107,48 @@ def test_power_cut_campaign_three_thousand_points(driver: DriverFirmware) -> Non
     assert res.cut_points == 3000 and res.by_kind.get("gc", 0) >= 100
 
 
+def test_cuts_while_the_last_free_page_is_written_leave_a_store_that_accepts_writes(driver: DriverFirmware) -> None:
+    """Regression (seed 77 of the 3,000-point campaign): a put starts the last free page while garbage
+    collection is still draining the oldest page (cold keys live there). Cut during each page operation of
+    that put, with several tears: after the reboot every committed value reads back and a new put succeeds.
+    Before the fix the put's record went alone into that page and the next copy was a separate write; a torn
+    copy closed the head with every page in use, and every later put returned SF_ERR_FULL (0x20)."""
+    from spareflash.storage.flash import FlashEmu
+    from spareflash.storage.store import StorageModel
+
+    lines = powercut_workload(random.Random(233), 400)[:115]
+    target = lines.index("P 2 bb")
+    model = StorageModel(FlashEmu(driver.page_size, driver.storage_pages))
+    for ln in lines[:target]:
+        p = ln.split()
+        if p[0] == "P":
+            model.put(int(p[1]), bytes.fromhex(p[2]))
+        elif p[0] == "R":
+            model.remove(int(p[1]))
+        elif p[0] == "B":
+            model = StorageModel(model.flash)
+    # the put needs a new page, it is the last free one, and the oldest page still holds live records
+    assert model.used() == model.N - 1 and model.live_tail()
+    assert model.head_off + 5 > model.P
+
+    run = run_script(driver, lines, regions=blank(driver))
+    ops = [op for op in run.page_ops if run.cmd_cycles[target] <= op.start < run.done_cycles[target]]
+    assert ops and all(driver.region_start <= op.page < driver.layout.storage.end for op in ops)
+    rng = random.Random(5)
+    checked = 0
+    for op in ops:
+        for seed in range(4):
+            cycle = op.start + (op.end - op.start) * (seed + 1) // 5
+            flash, torn = flash_at_cut(run.flash_in, run.page_ops, cycle, seed)
+            assert torn is op
+            values, log, inflight = expected_state(run, cycle)
+            assert inflight == "P 2 bb"
+            err = check_after_cut(driver, flash, values, log, inflight, KEYS, rng)
+            assert err is None, f"cut in the {op.kind} of page 0x{op.page:X} (tear {seed}): {err}"
+            checked += 1
+    assert checked >= 4
+
+
 def test_campaign_command_runs_both_campaigns_and_reports_figures(capsys: pytest.CaptureFixture[str]) -> None:
     import json
 

@@ -71,7 +71,9 @@ uint8_t FlashLog::chain_len() const {
 sf_status_t FlashLog::append(const void *data, uint8_t n) {
   if (!pages_) return SF_ERR_NOT_BEGUN;
   if (n == 0 || n > max_record()) return SF_ERR_TOO_LARGE;
-  uint8_t rec[SF_LOG_OVERHEAD + SPAREFLASH_LOG_MAX_RECORD];
+  // The record is built behind room for a page header: a new page is programmed from the same buffer.
+  uint8_t buf[SF_HDR + SF_LOG_OVERHEAD + SPAREFLASH_LOG_MAX_RECORD];
+  uint8_t *rec = buf + SF_HDR;
   rec[0] = n;
   const uint8_t *d = (const uint8_t *)data;
   for (uint8_t i = 0; i < n; i++) rec[1 + i] = d[i];
@@ -83,7 +85,7 @@ sf_status_t FlashLog::append(const void *data, uint8_t n) {
   // The next page in the ring holds the oldest records once the log has gone all the way round.
   if (policy_ == STOP && chain_len() == pages_) return SF_ERR_FULL;
   uint8_t ops = 0;
-  return start_page(0xFFFF, rec, n, &ops);
+  return start_page(0xFFFF, buf, n, &ops);
 }
 
 void FlashLog::rewind() {

@@ -172,37 +172,75 @@ bool FlashStorage::is_live(sf_faddr_t a) const {
   return sf_rd(a + 1) != 0 && latest(sf_rd(a)) == a;
 }
 
-// Every page is in use (typically right after a reboot: `oldest` comes from the head's header, garbage
-// collection's progress is forgotten): free the oldest page if nothing in it is live. No page operation.
-bool FlashStorage::reclaim_oldest() {
+// Bytes of the live records of the oldest page from drain_off_ on (what GC still has to copy); with buf, they are
+// also copied there back to back, starting at buf + SF_HDR.
+uint16_t FlashStorage::live_tail(uint8_t *buf) const {
+  uint16_t m = 0;
   uint8_t op = page_of_seq(oldest_);
   if (seq(op) == oldest_ && (clean_ || page_counts(op))) {
     sf_faddr_t pa = page_addr(op);
     uint16_t o = drain_off_;
     uint8_t size;
     while ((size = rec_size(pa, o)) != 0) {
-      if (is_live(pa + o)) return false;
+      if (is_live(pa + o)) {
+        for (uint8_t i = 0; buf && i < size; i++) buf[SF_HDR + m + i] = sf_rd(pa + o + i);
+        m += size;
+      }
       o += size;
     }
   }
+  return m;
+}
+
+// Every page is in use (an image written before the last-free-page rule of append(), or a reboot in single-write
+// builds): free the oldest page if nothing in it is live. No page operation.
+bool FlashStorage::reclaim_oldest() {
+  if (live_tail(0)) return false;
   oldest_++;
   drain_off_ = SF_HDR;
   return true;
 }
 
-sf_status_t FlashStorage::append(const uint8_t *rec, uint8_t n, uint8_t *ops) {
+// Append the record staged at buf + SF_PAGE_BUF (n bytes). buf[0, SF_PAGE_BUF) is the RAM image of a new page
+// (one buffer for write(), gc() and append(): put()'s whole stack use is about a page + a record).
+sf_status_t FlashStorage::append(uint8_t *buf, uint8_t n, uint8_t *ops) {
+  const uint8_t *rec = buf + SF_PAGE_BUF;
   if (head_off_ + n <= SF_PAGE_SIZE) {
     (*ops)++;
     return write_rec(rec, n);
   }
-  if (used() >= pages_ && !reclaim_oldest()) return SF_ERR_FULL;
-  return start_page(oldest_, rec, n, ops);
+  for (uint8_t tries = pages_; tries; tries--) {
+    if (used() >= pages_ && !reclaim_oldest()) return SF_ERR_FULL;
+    uint16_t m = 0, oldest = oldest_;
+    // The last free page also takes the oldest page's remaining live records, and its header's `oldest` skips
+    // that page: the chain never holds all N pages while its oldest page has live records, so a torn write
+    // that closes the head cannot leave a store with no page to free (docs/storage-format.md 5.3). The header
+    // goes last, in a write of its own: the page counts only once every copy in it is complete.
+    if (!SF_SINGLE && used() == pages_ - 1) {
+      m = live_tail(buf);
+      oldest++;
+    }
+    bool copies = m != 0;
+    bool fits = SF_HDR + m + n <= SF_PAGE_SIZE;
+    if (fits) {
+      memcpy(buf + SF_HDR + m, rec, n);
+      m += n;
+    }
+    sf_status_t st = start_page(oldest, buf, (uint8_t)m, ops, copies);
+    if (st) return st;
+    if (oldest != oldest_) {
+      oldest_ = oldest;
+      drain_off_ = SF_HDR;
+    }
+    if (fits) return SF_OK;
+  }
+  return SF_ERR_FULL;
 }
 
 // Garbage collection, a few page operations at a time: while fewer than `reserve` pages are free, copy the
 // live records of the oldest page to the head; when none is left the oldest page is free (it is erased only
 // when the head reaches it, so a power cut never loses a record that still counts).
-void FlashStorage::gc(uint8_t budget) {
+void FlashStorage::gc(uint8_t budget, uint8_t *buf) {
   uint8_t reserve = pages_ >= 4 ? 2 : 1;
   uint32_t loops = 0, limit = (uint32_t)pages_ * SF_PAGE_SIZE;
   while (budget > 0 && loops < limit) {
@@ -222,8 +260,7 @@ void FlashStorage::gc(uint8_t budget) {
     sf_faddr_t a = pa + drain_off_;
     if (is_live(a)) {
       if (head_off_ + size > SF_PAGE_SIZE && (!SF_SINGLE || pages_ - u < 1 || budget < 2)) return;
-      uint8_t buf[SF_REC_OVERHEAD + SPAREFLASH_MAX_VALUE];
-      for (uint8_t i = 0; i < size; i++) buf[i] = sf_rd(a + i);
+      for (uint8_t i = 0; i < size; i++) buf[SF_PAGE_BUF + i] = sf_rd(a + i);
       uint8_t ops = 0;
       if (append(buf, size, &ops)) return;
       budget = ops >= budget ? 0 : budget - ops;
@@ -233,7 +270,13 @@ void FlashStorage::gc(uint8_t budget) {
 }
 
 sf_status_t FlashStorage::write(uint8_t key, const void *data, uint8_t n) {
-  uint8_t rec[SF_REC_OVERHEAD + SPAREFLASH_MAX_VALUE];
+  uint8_t buf[SF_PAGE_BUF + SF_REC_OVERHEAD + SPAREFLASH_MAX_VALUE];
+#ifdef SPAREFLASH_SINGLE_WRITE
+  // Restore the reserve of free pages first: a reboot may have stopped garbage collection half-way, and in
+  // this mode every copy needs a free page.
+  gc(2 * pages_ > 255 ? 255 : 2 * pages_, buf);
+#endif
+  uint8_t *rec = buf + SF_PAGE_BUF;
   rec[0] = key;
   rec[1] = n;
   if (n) memcpy(rec + 2, data, n);  // n == 0: a tombstone, data may be null
@@ -241,16 +284,11 @@ sf_status_t FlashStorage::write(uint8_t key, const void *data, uint8_t n) {
   rec[2 + n] = (uint8_t)crc;
   rec[3 + n] = (uint8_t)(crc >> 8);
   uint8_t ops = 0;
-#ifdef SPAREFLASH_SINGLE_WRITE
-  // Restore the reserve of free pages first: a reboot may have stopped garbage collection half-way, and in
-  // this mode every copy needs a free page.
-  gc(2 * pages_ > 255 ? 255 : 2 * pages_);
-#endif
-  sf_status_t st = append(rec, n + SF_REC_OVERHEAD, &ops);
+  sf_status_t st = append(buf, n + SF_REC_OVERHEAD, &ops);
   if (st) return st;
   // The new record is durable before any garbage collection starts. Worst case per put: new page (erase +
   // write) + one copy = 3 page operations.
-  gc(SF_SINGLE ? (uint8_t)(2 * pages_ > 255 ? 255 : 2 * pages_) : (uint8_t)(3 - ops));
+  gc(SF_SINGLE ? (uint8_t)(2 * pages_ > 255 ? 255 : 2 * pages_) : (uint8_t)(ops >= 3 ? 0 : 3 - ops), buf);
   return SF_OK;
 }
 

@@ -59,9 +59,10 @@ class FlashStorage : public SfPages {
   sf_faddr_t page_latest(sf_faddr_t pa, uint8_t key) const;
   sf_faddr_t latest(uint8_t key) const;  // 0 = none (a record never starts at flash address 0)
   bool is_live(sf_faddr_t a) const;
+  uint16_t live_tail(uint8_t *buf) const;
   bool reclaim_oldest();
-  sf_status_t append(const uint8_t *rec, uint8_t n, uint8_t *ops);
-  void gc(uint8_t budget);
+  sf_status_t append(uint8_t *buf, uint8_t n, uint8_t *ops);
+  void gc(uint8_t budget, uint8_t *buf);
   void mount();
   sf_status_t write(uint8_t key, const void *data, uint8_t n);
 };

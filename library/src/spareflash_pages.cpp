@@ -95,7 +95,7 @@ uint8_t SfPages::page_of_seq(uint16_t s) const {
   return head_ >= d ? head_ - d : head_ + pages_ - d;
 }
 
-sf_status_t SfPages::start_page(uint16_t oldest, const uint8_t *rec, uint8_t n, uint8_t *ops) {
+sf_status_t SfPages::start_page(uint16_t oldest, uint8_t *buf, uint8_t n, uint8_t *ops, bool header_last) {
   uint8_t np = head_ + 1 == pages_ ? 0 : head_ + 1;
   uint16_t ec = next_erase_count(np);
   sf_faddr_t a = page_addr(np);
@@ -106,8 +106,9 @@ sf_status_t SfPages::start_page(uint16_t oldest, const uint8_t *rec, uint8_t n, 
     (*ops)++;
   }
   // Header and first record in one page write: the page never holds a header without its first record, and
-  // a torn write fails the header CRC, so the page simply does not count (docs: "Recovery").
-  uint8_t buf[SF_HDR + 4 + 64];
+  // a torn write fails the header CRC, so the page simply does not count (docs: "Recovery"). header_last:
+  // the payload is programmed first, the header in a write of its own after it, so the page counts only once
+  // all of the payload is complete (a tear can complete a header and leave a later byte short).
   uint16_t s = head_seq_ + 1;
   buf[0] = (uint8_t)s;
   buf[1] = (uint8_t)(s >> 8);
@@ -118,8 +119,12 @@ sf_status_t SfPages::start_page(uint16_t oldest, const uint8_t *rec, uint8_t n, 
   uint16_t crc = sf_crc16_ram(sf_crc16_update(0xFFFF, magic_), buf, 6);
   buf[6] = (uint8_t)crc;
   buf[7] = (uint8_t)(crc >> 8);
-  memcpy(buf + SF_HDR, rec, n);
-  st = sf_flash_program(a, buf, SF_HDR + n);
+  if (header_last) {
+    st = sf_flash_program(a + SF_HDR, buf + SF_HDR, n);
+    (*ops)++;
+    if (st) return st;
+  }
+  st = sf_flash_program(a, buf, header_last ? SF_HDR : SF_HDR + n);
   (*ops)++;
   if (st) return st;
   head_ = np;

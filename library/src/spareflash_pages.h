@@ -32,6 +32,13 @@ typedef uint16_t sf_faddr_t;
 #define SF_KEY_END 0xFF   // an erased byte where a record would start ends a page's records
 #define SF_ENDURANCE 10000UL
 
+// A RAM page image (start_page's buffer): the page size, or the largest page on the host build.
+#ifdef SPAREFLASH_HOST
+#define SF_PAGE_BUF 256
+#else
+#define SF_PAGE_BUF SF_PAGE_SIZE
+#endif
+
 // Flash reads inline (LPM / ELPM): the record scans read every key byte of the region, and a function call
 // per byte would double the worst get() time.
 static inline uint8_t sf_rd(sf_faddr_t a) {
@@ -77,8 +84,10 @@ class SfPages {
   bool page_counts(uint8_t p) const { return hdr_valid(p); }
 #endif
   bool chain_ok(uint8_t p, uint16_t s) const { return page_counts(p) && seq(p) == s; }
-  // Erase page p if it is not blank, then program header + rec in one page write; the new head.
-  sf_status_t start_page(uint16_t oldest, const uint8_t *rec, uint8_t n, uint8_t *ops);
+  // Start the page after the head: erase it if it is not blank, then program header + the n payload bytes at
+  // buf + SF_HDR in one page write (start_page fills buf's first SF_HDR bytes); it becomes the head. header_last:
+  // program the payload first and the header in a second write.
+  sf_status_t start_page(uint16_t oldest, uint8_t *buf, uint8_t n, uint8_t *ops, bool header_last = false);
   // Program rec at head_off_ (caller checked it fits).
   sf_status_t write_rec(const uint8_t *rec, uint8_t n);
   sf_status_t erase_all();

@@ -64,8 +64,11 @@ def _check_recovered(flash: FlashEmu, committed: dict[int, bytes], inflight: tup
 
 
 def power_cut_campaign(seed: int, cut_points: int, *, page_size: int = 64, pages: int = 6, keys: int = 6,
-                       max_value: int = 8, single_write: bool = False, variants: int = 1) -> CampaignResult:
-    """Run random workloads until `cut_points` page operations have each been cut (with `variants` tears each)."""
+                       max_value: int = 8, single_write: bool = False, variants: int = 1, cold: int = 0
+                       ) -> CampaignResult:
+    """Run random workloads until `cut_points` page operations have each been cut (with `variants` tears each).
+    The last `cold` keys are written once at the start of each workload and never again, so garbage collection
+    has to copy them on every trip round the ring (as in the simulator's workload)."""
     rng = random.Random(seed)
     res = CampaignResult()
     probe_key = keys  # never used by the workload
@@ -95,10 +98,17 @@ def power_cut_campaign(seed: int, cut_points: int, *, page_size: int = 64, pages
                         raise CampaignFailure("; ".join(res.failures))
 
         flash.hook = hook
+        hot = keys - cold
+        for key in range(hot, keys):
+            value = rng.randbytes(max_value)
+            state["inflight"] = (key, None, value)
+            if store.put(key, value) == OK:
+                committed[key] = value
+            state["inflight"] = None
         for _ in range(rng.randint(20, 200)):
             if res.cut_points >= cut_points:
                 break
-            key = rng.randrange(keys)
+            key = rng.randrange(hot)
             r = rng.random()
             res.ops += 1
             if r < 0.8:

@@ -205,20 +205,57 @@ class StorageModel(PagedRegion):
 
     # ---- writing ---------------------------------------------------------------------------------------------
     def advance(self, rec: bytes) -> tuple[int, int]:
-        """Start the next page with rec in it: erase it if needed, program header + rec in one write."""
-        if self.used() >= self.N and not self.reclaim_oldest():
-            return ERR_FULL, 0
-        np = (self.head + 1) % self.N
-        ec = self.next_erase_count(np)
+        """Start the next page with rec in it: erase it if needed, program header + rec in one write.
+
+        When the new page is the last free one (U = N - 1), it also takes the oldest page's remaining live
+        records and its header's `oldest` skips that page, so the chain never holds all N pages while its oldest
+        page has live records: a torn write that closes the head can then never leave a store with no page to
+        free (docs/storage-format.md 5.3). The copies (and rec) are programmed first and the header last, in its
+        own write: the page counts only once every copy is complete. If rec does not fit behind the copies, the
+        page holds the copies only and the next page is started the same way (at most N pages)."""
         ops = 0
-        if not self.blank(np):
-            self.flash.erase(np)
+        for _ in range(self.N):
+            if self.used() >= self.N and not self.reclaim_oldest():
+                return ERR_FULL, ops
+            body, oldest = b"", self.oldest
+            if not self.single_write and self.used() == self.N - 1:
+                body, oldest = self.live_tail(), (self.oldest + 1) & 0xFFFF
+            split = bool(body)
+            fits = HDR + len(body) + len(rec) <= self.P
+            if fits:
+                body += rec
+            np = (self.head + 1) % self.N
+            ec = self.next_erase_count(np)
+            if not self.blank(np):
+                self.flash.erase(np)
+                ops += 1
+            seq = (self.head_seq + 1) & 0xFFFF
+            header = header_bytes(self.magic, seq, oldest, ec)
+            if split:
+                self.flash.program(np * self.P + HDR, body)
+                ops += 1
+                self.flash.program(np * self.P, header)
+            else:
+                self.flash.program(np * self.P, header + body)
             ops += 1
-        seq = (self.head_seq + 1) & 0xFFFF
-        self.flash.program(np * self.P, header_bytes(self.magic, seq, self.oldest, ec) + rec)
-        self.head, self.head_seq = np, seq
-        self.head_off = self.P if self.single_write else HDR + len(rec)
-        return OK, ops + 1
+            self.head, self.head_seq = np, seq
+            self.head_off = self.P if self.single_write else HDR + len(body)
+            if oldest != self.oldest:
+                self.oldest, self.drain_off = oldest, HDR
+            if fits:
+                return OK, ops
+        return ERR_FULL, ops
+
+    def live_tail(self) -> bytes:
+        """The live records of the oldest page from drain_off on, back to back (what GC would still copy)."""
+        o_page, out = self.page_of_seq(self.oldest), b""
+        if self.chain_ok(o_page, self.oldest):
+            o = self.drain_off
+            while size := self.rec_size(o_page, o):
+                if self.is_live(o_page, o):
+                    out += self.flash.read(o_page * self.P + o, size)
+                o += size
+        return out
 
     def reclaim_oldest(self) -> bool:
         """Every page is in use (typically right after a reboot, when `oldest` comes from the head's header and
@@ -273,7 +310,7 @@ class StorageModel(PagedRegion):
         return self.b(page, off + 1) != 0 and self.latest(self.b(page, off)) == (page, off)
 
     def _gc_budget(self, ops: int) -> int:
-        return min(2 * self.N, 255) if self.single_write else 3 - ops
+        return min(2 * self.N, 255) if self.single_write else max(3 - ops, 0)
 
     # ---- API ------------------------------------------------------------------------------------------------
     def put(self, key: int, value: bytes) -> int:

@@ -173,3 +173,34 @@ def test_a_torn_record_is_ignored_and_the_page_is_closed(page: int) -> None:
     r = StorageModel(torn)
     assert r.get(1) == (st.OK, b"old!")
     assert r.put(2, b"next") == st.OK and r.get(2) == (st.OK, b"next")
+
+
+@pytest.mark.parametrize("single_write", [False, True])
+def test_a_header_that_passes_its_crc_by_chance_does_not_become_the_head(single_write: bool) -> None:
+    """A torn or garbage page whose header CRC passes by chance (1 in 65,536) is rejected as the head when its
+    seq does not follow its predecessor's, when its first record is not intact, or when its seq - oldest >= N;
+    the committed values stay readable (docs/storage-format.md 4.2)."""
+    P, N = 64, 6
+    s = fresh(P, N, single_write)
+    assert s.put(1, b"one") == st.OK and s.put(2, b"two") == st.OK
+    head, head_seq, oldest = s.head, s.head_seq, s.oldest
+    nxt = (head + 1) % N
+    rec = st.record_bytes(3, b"new")
+
+    def mounted_with(page: bytes) -> StorageModel:
+        flash = FlashEmu(P, N, bytes(s.flash.data))
+        flash.data[nxt * P:(nxt + 1) * P] = page.ljust(P, b"\xff")
+        return StorageModel(flash, single_write=single_write)
+
+    good = st.header_bytes(st.STORE_MAGIC, head_seq + 1, oldest, 1)
+    assert mounted_with(good + rec).head == nxt  # the control: a real new page is the head
+    cases = {
+        "seq jumps": st.header_bytes(st.STORE_MAGIC, head_seq + 5, oldest + 4, 1) + rec,
+        "first record torn": good + rec[:-1] + bytes([rec[-1] ^ 0x10]),
+        "no first record": good,
+        "seq - oldest >= N": st.header_bytes(st.STORE_MAGIC, head_seq + 1, (head_seq + 1 - N) & 0xFFFF, 1) + rec,
+    }
+    for name, page in cases.items():
+        r = mounted_with(page)
+        assert r.head == head, name
+        assert r.get(1) == (st.OK, b"one") and r.get(2) == (st.OK, b"two"), name

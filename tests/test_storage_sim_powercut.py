@@ -165,17 +165,11 @@ def test_campaign_command_runs_both_campaigns_and_reports_figures(capsys: pytest
     assert err.count("\n") == 1 and "must not be negative" in err
 
 
-KNOWN_CRC_COLLISION = (
-    "known: a torn header write whose 16-bit CRC passes by chance (about 1 in 65,536 torn header writes) becomes "
-    "the head with a random seq and hides the committed pages; found by `spareflash campaign storage` (model seeds "
-    "100006/100017). Remove this marker when mount rejects such a header (e.g. also requiring the page's first "
-    "record CRC).")
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=KNOWN_CRC_COLLISION)
 def test_a_torn_new_page_header_that_passes_its_crc_by_chance_loses_nothing(driver: DriverFirmware) -> None:
     """Page 0 holds two committed values; the put that starts page 1 is cut during its page write, and the tear
-    happens to leave a header whose CRC matches and whose seq is newer (searched for: ~1 tear in 260,000)."""
+    happens to leave a header whose CRC matches and whose seq is newer (searched for: ~1 tear in 260,000). Such
+    a page is not the head: its seq does not follow its predecessor's (docs/storage-format.md 4.2). Found by
+    `spareflash campaign storage` (model seeds 100006/100017, corruption seed 100003 case 45550)."""
     from spareflash.storage.crc import crc16
     from spareflash.storage.flash import FlashEmu
     from spareflash.storage.store import HDR, STORE_MAGIC, StorageModel

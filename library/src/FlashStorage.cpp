@@ -4,7 +4,6 @@
 
 #include <string.h>
 
-#define SF_STORE_MAGIC 0xA5
 #define SF_REC_OVERHEAD 4  // key, len, crc16
 
 #ifdef SPAREFLASH_SINGLE_WRITE
@@ -49,9 +48,7 @@ void FlashStorage::mount() {
   }
   head_ = (uint8_t)h;
   head_seq_ = seq(head_);
-  uint16_t span = head_seq_ - sf_rd16(page_addr(head_) + 2);
-  if (span >= pages_) span = pages_ - 1;  // a corrupt `oldest` cannot make the chain longer than the ring
-  oldest_ = head_seq_ - span;
+  oldest_ = sf_rd16(page_addr(head_) + 2);  // page_counts(): head_seq_ - oldest_ < pages_
   // Single-write builds never add to a page that has been programmed (format()'s empty header included).
   head_off_ = SF_SINGLE ? SF_PAGE_SIZE : scan_end(head_);
   for (uint16_t i = 0, s = head_seq_; i < used(); i++, s--) {

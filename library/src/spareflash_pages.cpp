@@ -27,32 +27,56 @@ bool SfPages::hdr_valid(uint8_t p) const {
   return sf_crc16_flash(sf_crc16_update(0xFFFF, magic_), a, 6) == sf_rd16(a + 6);
 }
 
-// The valid page with the newest sequence number: scanning pages in order, a page replaces the best so far
-// when its seq is 1..0x7FFF ahead (serial-number arithmetic, so the 16-bit counter may wrap).
+// The head: the newest page that counts (scanning pages in order, a page replaces the best so far when its seq
+// is 1..0x7FFF ahead: serial-number arithmetic, so the 16-bit counter may wrap) whose first record is intact and
+// whose ring predecessor, if it counts, has the previous seq. A candidate that fails is dropped and the next
+// newest tried: a torn header whose CRC passes by chance (1 in 65,536) must not become the head with a random
+// seq and hide the chain (docs/storage-format.md 4.2).
 int16_t SfPages::find_head(uint8_t *valid) const {
-  int16_t best = -1;
-  uint16_t best_seq = 0;
-  for (uint8_t p = 0; p < pages_; p++) {
-    if (!page_counts(p)) continue;
-    if (valid) valid[p >> 3] |= (uint8_t)(1 << (p & 7));
-    uint16_t s = seq(p);
-    uint16_t d = s - best_seq;
-    if (best < 0 || (d >= 1 && d < 0x8000)) {
-      best = p;
-      best_seq = s;
-    }
+  uint8_t local[32];
+  if (!valid) {
+    memset(local, 0, sizeof local);
+    valid = local;
   }
-  return best;
+  for (uint8_t p = 0; p < pages_; p++)
+    if (page_counts(p)) valid[p >> 3] |= (uint8_t)(1 << (p & 7));
+  for (;;) {
+    int16_t best = -1;
+    uint16_t best_seq = 0;
+    for (uint8_t p = 0; p < pages_; p++) {
+      if (!(valid[p >> 3] & (1 << (p & 7)))) continue;
+      uint16_t s = seq(p);
+      uint16_t d = s - best_seq;
+      if (best < 0 || (d >= 1 && d < 0x8000)) {
+        best = p;
+        best_seq = s;
+      }
+    }
+    if (best < 0) return best;
+    uint8_t b = (uint8_t)best, pred = b ? b - 1 : pages_ - 1;
+    if (first_ok(b) && (pred == b || !(valid[pred >> 3] & (1 << (pred & 7))) || seq(pred) == best_seq - 1))
+      return best;
+    valid[b >> 3] &= (uint8_t)~(1 << (b & 7));
+  }
 }
 
-#ifdef SPAREFLASH_SINGLE_WRITE
 bool SfPages::page_counts(uint8_t p) const {
   if (!hdr_valid(p)) return false;
+  // FlashStorage: no page this library writes has seq - oldest >= N (a corrupt or chance header could)
+  if (magic_ == SF_STORE_MAGIC && (uint16_t)(seq(p) - sf_rd16(page_addr(p) + 2)) >= pages_) return false;
+#ifdef SPAREFLASH_SINGLE_WRITE
+  return first_ok(p);
+#else
+  return true;
+#endif
+}
+
+bool SfPages::first_ok(uint8_t p) const {
   sf_faddr_t a = page_addr(p) + SF_HDR;
   uint8_t b0 = sf_rd(a);
-  if (b0 == 0xFF) return true;  // header only (format())
   // storage record: key, len, data, crc; log record: len, data, crc (the magic tells which)
-  bool log = magic_ != 0xA5;
+  bool log = magic_ != SF_STORE_MAGIC;
+  if (b0 == 0xFF) return !log && sf_rd16(a - SF_HDR) == 0 && sf_rd16(a - SF_HDR + 2) == 0;  // format()'s page
   uint8_t n = log ? b0 : sf_rd(a + 1);
   uint8_t lim = log ? SPAREFLASH_LOG_MAX_RECORD : SPAREFLASH_MAX_VALUE;
   uint16_t room = SF_PAGE_SIZE - SF_HDR - (log ? 3 : 4);
@@ -60,7 +84,6 @@ bool SfPages::page_counts(uint8_t p) const {
   uint8_t body = (log ? 1 : 2) + n;
   return sf_crc16_flash(0xFFFF, a, body) == sf_rd16(a + body);
 }
-#endif
 
 bool SfPages::blank(uint8_t p, uint16_t from) const {
   sf_faddr_t a = page_addr(p);

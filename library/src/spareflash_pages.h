@@ -28,6 +28,7 @@ typedef uint16_t sf_faddr_t;
 #define SPAREFLASH_LOG_MAX_RECORD 64  // largest FlashLog record (bytes)
 #endif
 
+#define SF_STORE_MAGIC 0xA5  // fed into FlashStorage header CRCs (FlashLog: 0x5A)
 #define SF_HDR 8          // page header bytes: seq, oldest, erase count, crc (u16 each, little endian)
 #define SF_KEY_END 0xFF   // an erased byte where a record would start ends a page's records
 #define SF_ENDURANCE 10000UL
@@ -70,19 +71,20 @@ class SfPages {
   bool attach(sf_faddr_t start, sf_faddr_t end, uint8_t magic);
   bool hdr_valid(uint8_t p) const;
   uint16_t seq(uint8_t p) const { return sf_rd16(page_addr(p)); }
-  // The newest valid page (-1: none). valid, if given (pages_/8 rounded up bytes), gets bit p set for each page
-  // that counts, so a caller can check the chain without computing each header CRC twice.
+  // The head (-1: none): the newest page that counts whose first record is intact and whose ring predecessor,
+  // if it counts, has the previous seq. valid, if given (pages_/8 rounded up bytes, zeroed), gets bit p set for
+  // each page that counts (minus rejected head candidates), so a caller can check the chain without computing
+  // each header CRC twice.
   int16_t find_head(uint8_t *valid = 0) const;
   bool blank(uint8_t p, uint16_t from) const;
   uint16_t next_erase_count(uint8_t p) const;
   uint8_t page_of_seq(uint16_t s) const;
-  // A page belongs to the ring if its header is intact; single-write builds also need its first record intact
-  // (header and record are one page write there, so a torn write must free the whole page).
-#ifdef SPAREFLASH_SINGLE_WRITE
+  // A page belongs to the ring if its header is intact (and, for FlashStorage, seq - oldest < N); single-write
+  // builds also need its first record intact (header and record are one page write there, so a torn write must
+  // free the whole page).
   bool page_counts(uint8_t p) const;
-#else
-  bool page_counts(uint8_t p) const { return hdr_valid(p); }
-#endif
+  // Its first record is intact (a page without one: only format()'s, seq 0 and oldest 0).
+  bool first_ok(uint8_t p) const;
   bool chain_ok(uint8_t p, uint16_t s) const { return page_counts(p) && seq(p) == s; }
   // Start the page after the head: erase it if it is not blank, then program header + the n payload bytes at
   // buf + SF_HDR in one page write (start_page fills buf's first SF_HDR bytes); it becomes the head. header_last:

@@ -155,7 +155,9 @@ def corruption_campaign(seed: int, cases: int, *, page_size: int = 64, pages: in
         deps: dict[int, set[int]] = {}
         for key, (p, o) in locs.items():
             base = p * page_size
-            d = set(range(base, base + HDR))
+            # its page header, and the page's first record: should the newer pages be lost, a page becomes the
+            # head only if its first record is intact (store.first_ok)
+            d = set(range(base, base + HDR + store.rec_size(p, HDR)))
             w = HDR
             while w < o:
                 d.update((base + w, base + w + 1))

@@ -659,7 +659,8 @@ def corruption_case(fw: DriverFirmware, rng: random.Random, keys: int = 8) -> Co
         assert loc is not None
         p, o = loc
         base = p * P
-        d = set(range(base, base + HDR))
+        # header and first record of its page (a page becomes the head only if its first record is intact)
+        d = set(range(base, base + HDR + store.rec_size(p, HDR)))
         w = HDR
         while w < o:
             d.update((base + w, base + w + 1))

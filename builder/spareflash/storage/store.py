@@ -75,12 +75,20 @@ class PagedRegion:
         return crc16(self.flash.data[base:base + 6], crc16([self.magic])) == self.u16(page, 6)
 
     def page_counts(self, page: int) -> bool:
-        """A page belongs to the ring if its header is intact; in single-write mode also its first record (header
-        and record are one page write there, so a torn write must free the whole page)."""
+        """A page belongs to the ring if its header is intact and, for FlashStorage, its `seq - oldest` is below N
+        (no page this library writes has more); in single-write mode also its first record (header and record
+        are one page write there, so a torn write must free the whole page)."""
         if not self.hdr_valid(page):
             return False
-        if not self.single_write or self.b(page, HDR) == 0xFF:
-            return True
+        if self.magic == STORE_MAGIC and (self.seq(page) - self.u16(page, 2)) & 0xFFFF >= self.N:
+            return False
+        return not self.single_write or self.first_ok(page)
+
+    def first_ok(self, page: int) -> bool:
+        """The page's first record (written in the same page write as its header) is intact. A page without one
+        is only format()'s empty FlashStorage page (seq 0, oldest 0)."""
+        if self.b(page, HDR) == 0xFF:
+            return self.magic == STORE_MAGIC and self.seq(page) == 0 and self.u16(page, 2) == 0
         size = self.rec_size(page, HDR)
         return bool(size) and self.rec_ok(page, HDR)
 
@@ -101,14 +109,24 @@ class PagedRegion:
         return all(x == 0xFF for x in self.flash.data[base + start:base + self.P])
 
     def find_head(self) -> int:
-        """The valid page with the newest sequence number (serial-number arithmetic), scanning pages 0..N-1."""
-        best, best_seq = -1, 0
-        for p in range(self.N):
-            if self.page_counts(p):
-                s = self.seq(p)
-                if best < 0 or 1 <= ((s - best_seq) & 0xFFFF) < 0x8000:
-                    best, best_seq = p, s
-        return best
+        """The newest page that counts (serial-number arithmetic, scanning pages 0..N-1) and can be the head: its
+        first record is intact and its ring predecessor, if it counts, has the previous seq. Otherwise the
+        candidate is dropped and the next newest tried: a torn header whose CRC passes by chance (1 in 65,536)
+        must not become the head with a random seq (docs/storage-format.md 4.2)."""
+        valid = [self.page_counts(p) for p in range(self.N)]
+        while True:
+            best, best_seq = -1, 0
+            for p in range(self.N):
+                if valid[p]:
+                    s = self.seq(p)
+                    if best < 0 or 1 <= ((s - best_seq) & 0xFFFF) < 0x8000:
+                        best, best_seq = p, s
+            if best < 0:
+                return best
+            pred = (best - 1) % self.N
+            if self.first_ok(best) and (pred == best or not valid[pred] or self.seq(pred) == (best_seq - 1) & 0xFFFF):
+                return best
+            valid[best] = False
 
     def next_erase_count(self, page: int) -> int:
         """The erase count the page gets when it is erased now: its own + 1, or (min of all valid headers) + 1."""
@@ -138,10 +156,7 @@ class StorageModel(PagedRegion):
             self.head, self.head_seq, self.oldest, self.head_off = self.N - 1, 0xFFFF, 0, self.P
             return OK
         self.head, self.head_seq = h, self.seq(h)
-        span = (self.head_seq - self.u16(h, 2)) & 0xFFFF
-        if span >= self.N:
-            span = self.N - 1
-        self.oldest = (self.head_seq - span) & 0xFFFF
+        self.oldest = self.u16(h, 2)  # page_counts(): head_seq - oldest < N
         self.head_off = self.P if self.single_write else self.scan_end(h)
         return OK
 

@@ -38,13 +38,14 @@ int16_t SfPages::find_head(uint8_t *valid) const {
     memset(local, 0, sizeof local);
     valid = local;
   }
-  for (uint8_t p = 0; p < pages_; p++)
-    if (page_counts(p)) valid[p >> 3] |= (uint8_t)(1 << (p & 7));
-  for (;;) {
+  // The first pass marks the pages that count and picks the newest; a rejected candidate (rare) costs a rescan.
+  for (bool first = true;; first = false) {
     int16_t best = -1;
     uint16_t best_seq = 0;
     for (uint8_t p = 0; p < pages_; p++) {
-      if (!(valid[p >> 3] & (1 << (p & 7)))) continue;
+      uint8_t bit = (uint8_t)(1 << (p & 7));
+      if (first && page_counts(p)) valid[p >> 3] |= bit;
+      if (!(valid[p >> 3] & bit)) continue;
       uint16_t s = seq(p);
       uint16_t d = s - best_seq;
       if (best < 0 || (d >= 1 && d < 0x8000)) {

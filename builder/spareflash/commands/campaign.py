@@ -39,8 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _model_cuts(seed: int, chunk: int, index: int) -> tuple[int, int, list[str]]:
     from ..storage.campaign import power_cut_campaign
 
-    single = index % 4 == 3  # single-write mode holds one record per page: live keys <= pages - 2
-    kw: dict[str, Any] = {"pages": 8, "keys": 4, "single_write": True} if single else {}
+    # chunk kinds, in turn: plain, plain, cold keys (written once, so GC must carry them: the workload that found
+    # the "stuck full after a torn GC copy" bug), single-write (one record per page: live keys <= pages - 2)
+    kind = index % 4
+    kw: dict[str, Any] = {}
+    if kind == 2:
+        kw = {"cold": 3}
+    elif kind == 3:
+        kw = {"pages": 8, "keys": 4, "single_write": True}
     res = power_cut_campaign(seed * 100_003 + index, chunk, **kw)
     return res.cut_points, res.checks, res.failures
 

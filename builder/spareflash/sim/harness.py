@@ -261,8 +261,140 @@ _CRASH_CAUSES = (
 )
 
 
+# Opcodes of the instructions that can set the I flag outside an interrupt return (AVR instruction set manual):
+# SEI (= BSET 7), OUT 0x3F,Rr (1011 1AAr rrrr AAAA with A = 0x3F) and STS 0x005F,Rr (1001 001r rrrr 0000 + address).
+_OP_SEI = 0x9478
+_OP_OUT_SREG, _OP_OUT_SREG_MASK = 0xBE0F, 0xFE0F
+_OP_STS, _OP_STS_MASK = 0x9200, 0xFE0F
+_SREG_DATA_ADDR = 0x5F  # SREG's data-space address on every classic AVR
+_SREG_I = 0x80
+
+
+class _IrqEnableDelay:
+    """Makes the model keep the datasheet rule "the instruction following SEI is executed before any pending
+    interrupt" for SEI, OUT SREG and STS SREG (yasimavr 0.1.6 takes the interrupt at once after all three: its SEI
+    starts the one-instruction inhibit on CLI instead, and SREG writes start none).
+
+    yasimavr decides about an interrupt inside its C++ CPU loop and the binding exposes neither the CPU's inhibit
+    counter nor a hook on SREG writes (OUT does not even reach the debug probe's watchpoints). What it does expose
+    is the interrupt controller's state signal, raised when the CPU acknowledges a vector - before it pushes the
+    return address. So an entry is checked when it happens: if the instruction just before the interrupted
+    address is one of the three above (for OUT/STS: writing a value with I set), the entry came one instruction
+    too early. A cycle timer due at the same cycle runs right after the CPU's step (the push, the jump to the
+    vector and the vector's own jmp/rjmp) and undoes it: the bytes the push overwrote, SP, PC and I are restored,
+    every raised vector is parked (cancelled in the controller, remembered here) and another timer raises them
+    again after the next instruction has run. Python runs once per interrupt state change, never per cycle.
+
+    Model differences left (docs/simulator.md, "Known gaps"): the cycle counter keeps the 2-3 cycles of the
+    vector's jmp/rjmp that was executed and undone; during the one deferred instruction a parked vector's flag
+    bit reads as the acknowledge left it (cleared for clear-on-acknowledge flags such as TOV0); the decision looks
+    at the instruction *before* the interrupted address, so a jump landing right after an I-setting instruction
+    while an interrupt is pending also gets the one-instruction delay.
+    """
+
+    def __init__(self, sim: Simulator) -> None:
+        core = sim._core
+        self.sim = sim
+        self.deferred = 0
+        self._ack = int(core.InterruptController.State.Acknowledged)
+        self._cancelled = int(core.InterruptController.State.Cancelled)
+        desc = getattr(sim.device, "_descriptor_", None)
+        self._vectors = len(desc.interrupt_map.vectors) if desc is not None else 64
+        self._pc_bytes = 3 if sim.chip.flash_size > 0x20000 else 2  # 22-bit PC: interrupts push three bytes
+        self._undo: tuple[int, int, int, bytes] | None = None
+        self._parked: set[int] = set()
+        self._collect: set[int] | None = None
+        ok, req = sim.device.ctlreq(core.IOCTL_INTR, core.CTLREQ_GET_SIGNAL)
+        if not ok:
+            raise SimulationError(f"{sim.mcu}: the model has no interrupt controller signal")
+        self._signal = req.data.value(core.Signal)
+        delay = self
+
+        class Hook(core.SignalHook):  # type: ignore[misc, name-defined]
+            def raised(h_self, sigdata: Any, _tag: int) -> None:  # noqa: N805
+                delay._on_state(int(sigdata.data.as_uint()), int(sigdata.index))
+
+        self._hook = Hook()
+        self._signal.connect(self._hook)
+        self._undo_timer = core.CallableCycleTimer(self._on_undo)
+        self._reraise_timer = core.CallableCycleTimer(self._on_reraise)
+
+    def close(self) -> None:
+        """Disconnect from the model (its C++ signal would otherwise keep this object and the Simulator alive)."""
+        self._signal.disconnect(self._hook)
+        self.sim = None  # type: ignore[assignment]
+
+    def _on_state(self, state: int, vector: int) -> None:
+        if state == self._ack:
+            self._on_ack(vector)
+        elif state == self._cancelled and self._collect is not None:
+            self._collect.add(vector)
+
+    def _on_ack(self, vector: int) -> None:
+        sim = self.sim
+        probe = sim.probe
+        pc = int(probe.read_pc())  # the interrupted address: the CPU has not pushed it yet
+        if pc < 2 or not self._sets_i_before(pc):
+            return
+        sp = int(probe.read_sp())
+        first = sp - self._pc_bytes + 1
+        self._undo = (vector, pc, sp, bytes(probe.read_data(first, self._pc_bytes)))
+        sim.loop.cycle_manager().schedule(self._undo_timer, sim.device.cycle())
+
+    def _sets_i_before(self, pc: int) -> bool:
+        flash = self.sim._flash_nvm
+        word = int.from_bytes(bytes(flash.read(pc - 2, 2)), "little")
+        if word == _OP_SEI:
+            return True
+        if word & _OP_OUT_SREG_MASK == _OP_OUT_SREG:
+            return bool(self.sim.probe.read_gpreg((word >> 4) & 0x1F) & _SREG_I)
+        if word == _SREG_DATA_ADDR and pc >= 4:
+            sts = int.from_bytes(bytes(flash.read(pc - 4, 2)), "little")
+            if sts & _OP_STS_MASK == _OP_STS:
+                return bool(self.sim.probe.read_gpreg((sts >> 4) & 0x1F) & _SREG_I)
+        return False
+
+    def _on_undo(self, when: int) -> int:
+        if self._undo is None:
+            return 0
+        sim, core = self.sim, self.sim._core
+        probe = sim.probe
+        vector, pc, sp, saved = self._undo
+        self._undo = None
+        probe.write_data(sp - self._pc_bytes + 1, saved)
+        probe.write_sp(sp)
+        probe.write_pc(pc)
+        probe.write_sreg(int(probe.read_sreg()) | _SREG_I)
+        # park every raised vector (the controller reports each one it cancels) until the next instruction ran
+        self._collect = set()
+        req = core.ctlreq_data_t()
+        req.data = core.vardata_t(0)
+        for v in range(1, self._vectors):
+            req.index = v
+            sim.device.ctlreq(core.IOCTL_INTR, core.CTLREQ_INTR_RAISE, req)
+        self._parked |= self._collect | {vector}
+        self._collect = None
+        self.deferred += 1
+        sim.loop.cycle_manager().schedule(self._reraise_timer, when + 1)
+        return 0
+
+    def _on_reraise(self, when: int) -> int:
+        sim, core = self.sim, self.sim._core
+        parked, self._parked = sorted(self._parked), set()
+        req = core.ctlreq_data_t()
+        req.data = core.vardata_t(1)
+        for v in parked:
+            req.index = v
+            sim.device.ctlreq(core.IOCTL_INTR, core.CTLREQ_INTR_RAISE, req)
+        return 0
+
+
 class Simulator:
     """One simulated chip running one firmware from power-on. See docs/simulator.md."""
+
+    # the datasheet's one-instruction delay after SEI / OUT SREG / STS SREG (_IrqEnableDelay); False only to show
+    # the raw model's behaviour (tests/test_sim_fidelity.py pins yasimavr's gap with it)
+    irq_enable_delay: bool = True
 
     def __init__(self, firmware: FirmwareSource, mcu: str = "atmega328p", *, fuses: Mapping[str, int] | None = None,
                  flash_in: FlashInput | None = None, freq: int = 16_000_000, peripherals: Sequence[Any] = (),
@@ -417,6 +549,8 @@ class Simulator:
                                               core.IORegister.BitMode.RW)
         self._break_timer = core.CallableCycleTimer(self._on_budget)
         self._op_timer = core.CallableCycleTimer(self._on_op_started)
+        if self.irq_enable_delay:
+            self._irq_delay = _IrqEnableDelay(self)
 
     # -- hooks (called from inside the C++ loop) ----------------------------------------------------------------
 
@@ -475,6 +609,12 @@ class Simulator:
         end = start + round(ms * self.freq / 1000)
         self.page_ops.append(PageOp(kind, page, start, end, before_all[page:page + page_size],
                                     now_flash[page:page + page_size]))
+
+    @property
+    def deferred_interrupts(self) -> int:
+        """How many interrupt entries the harness moved one instruction later (see _IrqEnableDelay)."""
+        delay = self.__dict__.get("_irq_delay")
+        return delay.deferred if delay is not None else self.__dict__.get("_closed_deferred", 0)
 
     def _on_log(self, fmt: str) -> None:
         if self.strict_spm and "locked flash address" in fmt and self.device.state() != self._core.Device.State.Crashed:
@@ -639,13 +779,17 @@ class Simulator:
     # process ends — 1 GB over a 3,000-cut campaign. close() breaks the cycle; the final flash, serial output and
     # markers stay readable.
     _MODEL_REFS = ("loop", "probe", "_flash_nvm", "device", "_hook", "_break_timer", "_op_timer", "_log", "_fw",
-                   "_blk")
+                   "_blk", "_irq_delay")
 
     def close(self) -> None:
         """Free the simulated chip (the run's results and final flash stay readable). Idempotent."""
         if "_closed_flash" in self.__dict__:
             return
         self._closed_flash = self.flash
+        self._closed_deferred = self.deferred_interrupts
+        delay = self.__dict__.get("_irq_delay")
+        if delay is not None:
+            delay.close()
         for name in self._MODEL_REFS:
             self.__dict__.pop(name, None)
 

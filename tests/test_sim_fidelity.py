@@ -250,12 +250,12 @@ def _irq_run(avr_build, delay: bool = True) -> tuple[Simulator, dict[int, tuple[
         Simulator.irq_enable_delay = old  # type: ignore[misc]
     result = sim.run(100_000)
     assert result.reason == "sleep", result.message
-    assert [m.value for m in sim.markers] == [1, 2, 3, 4, 5, 6, 0x7F]
+    assert [m.value for m in sim.markers] == [1, 2, 3, 4, 5, 6, 7, 0x7F]
     d = sim.debug
-    assert len(d) == 7 * 3
+    assert len(d) == 8 * 3
     groups = [d[i:i + 3] for i in range(0, len(d), 3)]
     canary = groups.pop(4)  # main reports it right after case 4
-    entries = {marker: (g[0], g[1] << 8 | g[2]) for marker, g in zip((1, 2, 3, 4, 5, 6), groups)}
+    entries = {marker: (g[0], g[1] << 8 | g[2]) for marker, g in zip((1, 2, 3, 4, 5, 6, 7), groups)}
     return sim, entries, bytes(canary)
 
 
@@ -285,9 +285,18 @@ def test_after_reti_one_main_program_instruction_runs_before_the_next_pending_in
     assert entries[6][0] == RAN
 
 
+def test_an_interrupt_arriving_in_a_jump_to_itself_right_after_sei_is_taken(irq_run):
+    # `sei; 1: rjmp 1b`: the ISR (marker 7) runs and ends the run, it is not deferred forever
+    _sim, entries, _canary = irq_run
+    assert 7 in entries
+
+
 def test_each_early_entry_was_deferred_once(irq_run):
     sim, _entries, _canary = irq_run
-    assert sim.deferred_interrupts == 5  # cases 1-4 and case 5's first entry (sei); never after RETI
+    # cases 1-4 and case 5's first entry (sei); never after RETI. Case 7's entry is deferred once too although it
+    # was on time (the known approximation: the harness looks at the instruction before the interrupted address,
+    # and the loop's address follows the SEI): one extra instruction of latency, documented in docs/simulator.md
+    assert sim.deferred_interrupts == 6
 
 
 def test_yasimavr_gap_interrupt_taken_right_after_enabling_without_the_harness_fix(avr_build):
@@ -297,5 +306,32 @@ def test_yasimavr_gap_interrupt_taken_right_after_enabling_without_the_harness_f
     sim, entries, canary = _irq_run(avr_build, delay=False)
     assert [entries[c][0] for c in (1, 2, 3)] == [0, 0, 0]
     assert entries[4][1] >= EPILOGUE_HALF_SP - 0x40 and canary != b"\x5a\x5a\x5a"
-    assert entries[6][0] == RAN
+    assert entries[6][0] == RAN and 7 in entries
     assert sim.deferred_interrupts == 0
+
+
+IRQ_SLEEP_SRC = Path(__file__).parent / "firmware" / "fidelity" / "irq_sleep.c"
+
+
+def _irq_sleep_run(avr_build, delay: bool) -> tuple[Simulator, str]:
+    elf = avr_build([IRQ_SLEEP_SRC], "atmega328p", name="irq_sleep")
+    old = Simulator.__dict__.get("irq_enable_delay", True)
+    Simulator.irq_enable_delay = delay  # type: ignore[misc]
+    try:
+        sim = Simulator(elf, "atmega328p", freq=FREQ)
+    finally:
+        Simulator.irq_enable_delay = old  # type: ignore[misc]
+    return sim, sim.run(100_000).reason
+
+
+def test_sei_then_sleep_enters_sleep_and_the_pending_interrupt_wakes_the_cpu(avr_build):
+    sim, reason = _irq_sleep_run(avr_build, delay=True)
+    assert reason == "sleep"
+    assert [m.value for m in sim.markers] == [1, 2, 3]
+
+
+def test_yasimavr_gap_sei_then_sleep_loses_the_wakeup_without_the_harness_fix(avr_build):
+    # the raw model runs the ISR before SLEEP, then sleeps with nothing left to wake it
+    sim, reason = _irq_sleep_run(avr_build, delay=False)
+    assert reason == "budget"
+    assert [m.value for m in sim.markers] == [1, 2]

@@ -304,6 +304,7 @@ class _IrqEnableDelay:
         self._undo: tuple[int, int, int, bytes] | None = None
         self._parked: set[int] = set()
         self._collect: set[int] | None = None
+        self._fresh = False  # the deferred instruction has just run: the next acknowledge is on time
         ok, req = sim.device.ctlreq(core.IOCTL_INTR, core.CTLREQ_GET_SIGNAL)
         if not ok:
             raise SimulationError(f"{sim.mcu}: the model has no interrupt controller signal")
@@ -318,6 +319,7 @@ class _IrqEnableDelay:
         self._signal.connect(self._hook)
         self._undo_timer = core.CallableCycleTimer(self._on_undo)
         self._reraise_timer = core.CallableCycleTimer(self._on_reraise)
+        self._expire_timer = core.CallableCycleTimer(self._on_expire)
 
     def close(self) -> None:
         """Disconnect from the model (its C++ signal would otherwise keep this object and the Simulator alive)."""
@@ -333,6 +335,11 @@ class _IrqEnableDelay:
     def _on_ack(self, vector: int) -> None:
         sim = self.sim
         probe = sim.probe
+        if self._fresh:
+            # one instruction ran since the I-setting one. Without this, `sei; 1: rjmp 1b` would be deferred
+            # forever: an entry at the loop's address always follows the SEI by address.
+            self._fresh = False
+            return
         pc = int(probe.read_pc())  # the interrupted address: the CPU has not pushed it yet
         if pc < 2 or not self._sets_i_before(pc):
             return
@@ -386,6 +393,13 @@ class _IrqEnableDelay:
         for v in parked:
             req.index = v
             sim.device.ctlreq(core.IOCTL_INTR, core.CTLREQ_INTR_RAISE, req)
+        # the CPU's next step may take one of them at once; after that step the normal check applies again
+        self._fresh = True
+        sim.loop.cycle_manager().schedule(self._expire_timer, int(sim.device.cycle()) + 1)
+        return 0
+
+    def _on_expire(self, when: int) -> int:
+        self._fresh = False
         return 0
 
 

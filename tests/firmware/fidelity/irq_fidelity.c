@@ -29,8 +29,12 @@
  *           happens does not depend on how faithful SEI is); the ISR (marker 5) makes a second overflow pending,
  *           clears GPIOR2 and returns into the sled. Exactly one sled instruction must run before the second
  *           entry (marker 6), which therefore finds GPIOR2 = 0xAA.
- * Debug bytes in order: 3 per ISR entry for cases 1-4, the 3 canary bytes, 3 per entry for markers 5 and 6.
- * Then marker 0x7F, and the firmware sleeps with interrupts off.
+ *   case 7: `sei; 1: rjmp 1b` with nothing pending: the overflow comes ~128 cycles later while the CPU spins on
+ *           the jump-to-itself right after SEI (yasimavr fast-forwards it as a "pseudo sleep"). The ISR must run
+ *           (marker 7); it ends the run: marker 0x7F, sleep with interrupts off. An interrupt taken at the loop's
+ *           address always follows the SEI by address, so a delay rule that only looked at the previous
+ *           address would defer it forever.
+ * Debug bytes in order: 3 per ISR entry for cases 1-4, the 3 canary bytes, 3 per entry for markers 5, 6 and 7.
  */
 #include <avr/interrupt.h>
 #include <avr/io.h>
@@ -63,6 +67,11 @@ ISR(TIMER0_OVF_vect)
     SF_DEBUG(sp >> 8);
     SF_DEBUG(sp & 0xFF);
     SF_MARK(current_case);
+    if (current_case == 7) {
+        SF_MARK(0x7F);
+        sleep_enable();
+        sleep_cpu(); /* I is clear inside the ISR: the end of the run */
+    }
     if (rearm) {
         rearm = 0;
         current_case++;
@@ -146,8 +155,12 @@ int main(void)
                          "nop\n\t" ::"M"(RAN), "I"(_SFR_IO_ADDR(GPIOR2)) : "r25", "memory");
 
     cli();
-    SF_MARK(0x7F);
-    sleep_enable();
-    sleep_cpu();
+    current_case = 7;
+    TCCR0B = 0;
+    TCNT0 = 0x80;
+    TIFR0 = _BV(TOV0);
+    TCCR0B = _BV(CS00);
+    __asm__ __volatile__("sei\n\t"
+                         "1: rjmp 1b\n\t" ::: "memory");
     return 0;
 }

@@ -88,10 +88,11 @@ uint16_t FlashStorage::scan_end(uint8_t p) const {
   return (o < SF_PAGE_SIZE && blank(p, o)) ? o : SF_PAGE_SIZE;
 }
 
-// Address of the last record of key in the page at pa (0 if none), walking as rec_size() does but reading only
-// the key and len bytes: a record's length is all it takes to step over it. This loop is the cost of get()
-// (every record of the chain for an absent key), hence the assembler: about 22 cycles a record on AVR.
-static sf_faddr_t walk_last(sf_faddr_t pa, uint8_t key, uint8_t maxv) {
+// Address of the last record of key before address lim in the page at pa (0 if none), walking as rec_size()
+// does but reading only the key and len bytes: a record's length is all it takes to step over it. This loop is
+// the cost of get() (every record of the chain for an absent key), hence the assembler: about 22 cycles a
+// record on AVR (a match costs 3 more for the lim compare).
+static sf_faddr_t walk_last(sf_faddr_t pa, uint8_t key, uint8_t maxv, sf_faddr_t lim) {
   sf_faddr_t end = pa + SF_PAGE_SIZE, last = 0;
 #if !defined(SPAREFLASH_HOST) && FLASHEND <= 0xFFFF
   sf_faddr_t cur, z = pa + SF_HDR;
@@ -112,11 +113,14 @@ static sf_faddr_t walk_last(sf_faddr_t pa, uint8_t key, uint8_t maxv) {
       "    brlo 2f              \n\t"
       "    cpse %[k], %[key]    \n\t"
       "    rjmp 1b              \n\t"
+      "    cp   %A[cur], %A[lim] \n\t"  // a match at or after lim does not count
+      "    cpc  %B[cur], %B[lim] \n\t"
+      "    brsh 1b              \n\t"
       "    movw %[last], %[cur] \n\t"
       "    rjmp 1b              \n\t"
       "2:                       \n\t"
       : [last] "+r"(last), [cur] "=&r"(cur), [k] "=&d"(k), [n] "=&r"(n), "+z"(z)
-      : [key] "r"(key), [maxv] "r"(maxv), [end] "r"(end)
+      : [key] "r"(key), [maxv] "r"(maxv), [end] "r"(end), [lim] "r"(lim)
       : "cc");
   (void)cur;
 #else
@@ -127,26 +131,19 @@ static sf_faddr_t walk_last(sf_faddr_t pa, uint8_t key, uint8_t maxv) {
     if (n > maxv) break;
     sf_faddr_t next = a + SF_REC_OVERHEAD + n;  // (a + 4 > end implies next > end: one test covers both)
     if (next > end) break;
-    if (k == key) last = a;
+    if (k == key && a < lim) last = a;
     a = next;
   }
 #endif
   return last;
 }
 
-// The last record of key with a good CRC in the page at pa, or 0. Only the last match's CRC is checked; if it
-// fails (a torn or corrupted record: rare), the page is walked again checking every match.
+// The last record of key with a good CRC in the page at pa, or 0: the last match, and if its CRC fails (a torn
+// or corrupted record: rare) the last match before it, and so on.
 sf_faddr_t FlashStorage::page_latest(sf_faddr_t pa, uint8_t key) const {
-  sf_faddr_t last = walk_last(pa, key, max_value());
-  if (!last || rec_ok(last)) return last;
-  sf_faddr_t good = 0;
-  uint16_t o = SF_HDR;
-  uint8_t sz;
-  while ((sz = rec_size(pa, o)) != 0) {
-    if (sf_rd(pa + o) == key && rec_ok(pa + o)) good = pa + o;
-    o += sz;
-  }
-  return good;
+  sf_faddr_t lim = pa + SF_PAGE_SIZE, last;
+  while ((last = walk_last(pa, key, max_value(), lim)) && !rec_ok(last)) lim = last;
+  return last;
 }
 
 // Newest record of key with a good CRC: pages newest first; inside a page the last good match wins. The page
@@ -239,7 +236,7 @@ sf_status_t FlashStorage::append(uint8_t *buf, uint8_t n, uint8_t *ops) {
 // when the head reaches it, so a power cut never loses a record that still counts).
 void FlashStorage::gc(uint8_t budget, uint8_t *buf) {
   uint8_t reserve = pages_ >= 4 ? 2 : 1;
-  uint32_t loops = 0, limit = (uint32_t)pages_ * SF_PAGE_SIZE;
+  uint16_t loops = 0, limit = (uint16_t)(pages_ * SF_PAGE_SIZE);
   while (budget > 0 && loops < limit) {
     loops++;
     uint16_t u = used();

@@ -2,7 +2,7 @@
 #include "FlashLog.h"
 
 #define SF_LOG_MAGIC 0x5A
-#define SF_LOG_OVERHEAD 3  // len, crc16
+#define SF_LOG_OVERHEAD 3  // len, crc8, berger
 
 uint8_t FlashLog::max_record() const {
   uint16_t m = SF_PAGE_SIZE - SF_HDR - SF_LOG_OVERHEAD;
@@ -77,9 +77,9 @@ sf_status_t FlashLog::append(const void *data, uint8_t n) {
   rec[0] = n;
   const uint8_t *d = (const uint8_t *)data;
   for (uint8_t i = 0; i < n; i++) rec[1 + i] = d[i];
-  uint16_t crc = sf_crc16_ram(0xFFFF, rec, 1 + n);
-  rec[1 + n] = (uint8_t)crc;
-  rec[2 + n] = (uint8_t)(crc >> 8);
+  uint16_t chk = sf_rec_ram(rec, 1 + n);  // CRC-8, Berger byte: a torn write of this record never passes
+  rec[1 + n] = (uint8_t)chk;
+  rec[2 + n] = (uint8_t)(chk >> 8);
   n += SF_LOG_OVERHEAD;
   if (head_off_ + n <= SF_PAGE_SIZE) return write_rec(rec, n);
   // The next page in the ring holds the oldest records once the log has gone all the way round.
@@ -108,7 +108,7 @@ int16_t FlashLog::next(void *dst, uint8_t max) {
     sf_faddr_t a = pa + cur_off_;
     cur_off_ += s;
     uint8_t n = s - SF_LOG_OVERHEAD;
-    if (sf_crc16_flash(0xFFFF, a, 1 + n) != sf_rd16(a + 1 + n)) continue;
+    if (sf_rec_flash(a, 1 + n) != sf_rd16(a + 1 + n)) continue;
     uint8_t *d = (uint8_t *)dst;
     for (uint8_t i = 0; i < n && i < max; i++) d[i] = sf_rd(a + 1 + i);
     return n;

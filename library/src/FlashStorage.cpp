@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#define SF_REC_OVERHEAD 4  // key, len, crc16
+#define SF_REC_OVERHEAD 4  // key, len, crc8, berger
 
 #ifdef SPAREFLASH_SINGLE_WRITE
 #define SF_SINGLE 1
@@ -77,7 +77,7 @@ uint8_t FlashStorage::rec_size(sf_faddr_t page, uint16_t off) const {
 
 bool FlashStorage::rec_ok(sf_faddr_t a) const {
   uint8_t n = sf_rd(a + 1);
-  return sf_crc16_flash(0xFFFF, a, 2 + n) == sf_rd16(a + 2 + n);
+  return sf_rec_flash(a, 2 + n) == sf_rd16(a + 2 + n);
 }
 
 uint16_t FlashStorage::scan_end(uint8_t p) const {
@@ -105,7 +105,7 @@ static sf_faddr_t walk_last(sf_faddr_t pa, uint8_t key, uint8_t maxv, sf_faddr_t
       "    lpm  %[n], Z+        \n\t"  // len; > max_value ends the page
       "    cp   %[maxv], %[n]   \n\t"
       "    brlo 2f              \n\t"
-      "    add  r30, %[n]       \n\t"  // Z = next record: +len +crc16
+      "    add  r30, %[n]       \n\t"  // Z = next record: +len +crc8 +berger
       "    adc  r31, __zero_reg__ \n\t"
       "    adiw r30, 2          \n\t"
       "    cp   %A[end], r30    \n\t"  // past the page end: ends the page
@@ -274,9 +274,9 @@ sf_status_t FlashStorage::write(uint8_t key, const void *data, uint8_t n) {
   rec[0] = key;
   rec[1] = n;
   if (n) memcpy(rec + 2, data, n);  // n == 0: a tombstone, data may be null
-  uint16_t crc = sf_crc16_ram(0xFFFF, rec, 2 + n);
-  rec[2 + n] = (uint8_t)crc;
-  rec[3 + n] = (uint8_t)(crc >> 8);
+  uint16_t chk = sf_rec_ram(rec, 2 + n);  // CRC-8, Berger byte: a torn write of this record never passes
+  rec[2 + n] = (uint8_t)chk;
+  rec[3 + n] = (uint8_t)(chk >> 8);
   uint8_t ops = 0;
   sf_status_t st = append(buf, n + SF_REC_OVERHEAD, &ops);
   if (st) return st;

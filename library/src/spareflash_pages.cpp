@@ -11,6 +11,13 @@ __attribute__((noinline)) uint16_t sf_crc16_flash(uint16_t crc, sf_faddr_t a, ui
   return crc;
 }
 
+// The check bytes a record body of n bytes at a must carry (spareflash_crc.h); shared by every record check.
+__attribute__((noinline)) uint16_t sf_rec_flash(sf_faddr_t a, uint8_t n) {
+  uint16_t s = SF_REC_INIT;
+  while (n--) s = sf_rec_update(s, sf_rd(a++));
+  return sf_rec_final(s);
+}
+
 bool SfPages::attach(sf_faddr_t start, sf_faddr_t end, uint8_t magic) {
   uint32_t n = (uint32_t)(end - start) / SF_PAGE_SIZE;
   pages_ = 0;
@@ -83,7 +90,7 @@ bool SfPages::first_ok(uint8_t p) const {
   uint16_t room = SF_PAGE_SIZE - SF_HDR - (log ? 3 : 4);
   if (n > lim || n > room || (log && n == 0)) return false;
   uint8_t body = (log ? 1 : 2) + n;
-  return sf_crc16_flash(0xFFFF, a, body) == sf_rd16(a + body);
+  return sf_rec_flash(a, body) == sf_rd16(a + body);
 }
 
 bool SfPages::blank(uint8_t p, uint16_t from) const {

@@ -54,6 +54,7 @@ static inline uint8_t sf_rd(sf_faddr_t a) {
 
 uint16_t sf_rd16(sf_faddr_t a);
 uint16_t sf_crc16_flash(uint16_t crc, sf_faddr_t a, uint16_t n);
+uint16_t sf_rec_flash(sf_faddr_t a, uint8_t n);  // a record's check bytes (CRC-8, Berger) over n body bytes
 
 class SfPages {
  public:

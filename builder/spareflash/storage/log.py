@@ -1,6 +1,6 @@
 """The Python twin of FlashLog (library/src/FlashLog.cpp): an append-only ring of pages, oldest to newest.
 
-See docs/storage-format.md, "FlashLog". Records are [len, data..., crc16]; a page header is the storage
+See docs/storage-format.md, "FlashLog". Records are [len, data..., crc8, berger]; a page header is the storage
 header with the log magic and the `oldest` field unused (0xFFFF).
 """
 
@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from .crc import crc16
+from .crc import record_check
 from .flash import FlashEmu
 from .store import ERR_FULL, ERR_TOO_LARGE, HDR, OK, PagedRegion, header_bytes
 
 LOG_MAGIC = 0x5A
-LOG_REC_OVERHEAD = 3  # len, crc16
+LOG_REC_OVERHEAD = 3  # len, crc8, berger
 LOG_MAX_RECORD = 64  # SPAREFLASH_LOG_MAX_RECORD in C++ (clipped to the page)
 POLICY_STOP = 0
 POLICY_OVERWRITE = 1
@@ -21,8 +21,7 @@ POLICY_OVERWRITE = 1
 
 def log_record_bytes(data: bytes) -> bytes:
     body = bytes([len(data)]) + data
-    crc = crc16(body)
-    return body + bytes([crc & 0xFF, crc >> 8])
+    return body + record_check(body)
 
 
 class LogModel(PagedRegion):
@@ -54,7 +53,7 @@ class LogModel(PagedRegion):
     def rec_ok(self, page: int, off: int) -> bool:
         n = self.b(page, off)
         base = page * self.P + off
-        return crc16(self.flash.data[base:base + 1 + n]) == self.u16(page, off + 1 + n)
+        return record_check(self.flash.data[base:base + 1 + n]) == self.flash.data[base + 1 + n:base + 3 + n]
 
     def scan_end(self, page: int) -> int:
         o = HDR

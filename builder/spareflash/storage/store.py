@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .crc import crc16
+from .crc import crc16, record_check
 from .flash import FlashEmu
 
 HDR = 8  # page header: seq u16, oldest u16, erase count u16, crc u16 (little endian)
-REC_OVERHEAD = 4  # key, len, crc16
+REC_OVERHEAD = 4  # key, len, crc8, berger
 MAX_VALUE = 32  # largest value; sizeof(T) for put/get (SPAREFLASH_MAX_VALUE in C++)
 KEY_ERASED = 0xFF  # a key byte of 0xFF marks the end of a page's records
 STORE_MAGIC = 0xA5  # fed into the header CRC first, so a log page never passes as a storage page
@@ -35,8 +35,7 @@ def header_bytes(magic: int, seq: int, oldest: int, erase_count: int) -> bytes:
 
 def record_bytes(key: int, value: bytes) -> bytes:
     body = bytes([key, len(value)]) + value
-    crc = crc16(body)
-    return body + bytes([crc & 0xFF, crc >> 8])
+    return body + record_check(body)
 
 
 @dataclass
@@ -183,7 +182,7 @@ class StorageModel(PagedRegion):
     def rec_ok(self, page: int, off: int) -> bool:
         n = self.b(page, off + 1)
         base = page * self.P + off
-        return crc16(self.flash.data[base:base + 2 + n]) == self.u16(page, off + 2 + n)
+        return record_check(self.flash.data[base:base + 2 + n]) == self.flash.data[base + 2 + n:base + 4 + n]
 
     def scan_end(self, page: int) -> int:
         o = HDR

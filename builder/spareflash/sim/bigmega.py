@@ -52,36 +52,16 @@ def _chip(mcu: str) -> Chip:
 @functools.cache
 def descriptor(mcu: str) -> Any:
     """The yasimavr DeviceDescriptor of `mcu`, with the facts of `chips.py` written into it."""
-    from yasimavr.device_library.descriptors import (
-        DataSegmentDescriptor,
-        DeviceDescriptor,
-        MemorySpaceDescriptor,
-    )
+    from yasimavr.device_library.descriptors import DeviceDescriptor
 
-    from .harness import _chip_value
+    from .harness import apply_chip_facts
 
     if mcu not in MCUS:
         raise SpareFlashError(f"bigmega: no model for {mcu}")
-    chip = _chip(mcu)
     desc = DeviceDescriptor.create_from_file(yaml_path(mcu))
     # yasimavr caches device builders by descriptor name: never share one with anything else
     desc.name = f"spareflash_{mcu}"
-    desc.mem.spaces["flash"] = MemorySpaceDescriptor(chip.flash_size, chip.page_size)
-    desc.mem.spaces["eeprom"] = MemorySpaceDescriptor(chip.eeprom_size, 1)
-    desc.mem.spaces["ram"] = MemorySpaceDescriptor(chip.sram_size, 1)
-    desc.mem.data_segments["ram"] = DataSegmentDescriptor(chip.sram_start, chip.ram_end)
-    factory = chip.factory_fuses()
-    desc.fuses["factory_values"] = [factory["lfuse"], factory["hfuse"], factory["efuse"]]
-    desc.fuses["lock_byte"] = factory["lock"]
-    desc.device_signature = list(chip.signature)
-    fuses = desc.peripherals["FUSES"].config
-    fuses["boot_sizes"] = _chip_value(chip, "boot_sizes_unshifted")
-    fuses["nrww_start"] = _chip_value(chip, "nrww_pages")
-    nvm = desc.peripherals["NVMCTRL"].config
-    nvm["spm_erase_delay"] = int(round(chip.page_erase_ms * 1000))
-    nvm["spm_write_delay"] = int(round(chip.page_write_ms * 1000))
-    nvm["ee_erase_write_delay"] = int(round(chip.eeprom_write_ms * 1000))
-    return desc
+    return apply_chip_facts(desc, _chip(mcu), boot_section=True)
 
 
 def _device_class() -> tuple[type, type]:

@@ -108,6 +108,30 @@ def _chip_value(chip: Chip, what: str) -> Any:
     raise SpareFlashError(f"device config: unknown chip value @chip.{what}")
 
 
+def apply_chip_facts(desc: Any, chip: Chip, *, boot_section: bool = False) -> Any:
+    """Write the chip model's facts (memories, fuses, signature, programming times) into a yasimavr descriptor, so
+    the device configs the project writes never hold a second copy of them."""
+    from yasimavr.device_library.descriptors import DataSegmentDescriptor, MemorySpaceDescriptor
+
+    desc.mem.spaces["flash"] = MemorySpaceDescriptor(chip.flash_size, chip.page_size)
+    desc.mem.spaces["eeprom"] = MemorySpaceDescriptor(chip.eeprom_size, 1)
+    desc.mem.spaces["ram"] = MemorySpaceDescriptor(chip.sram_size, 1)
+    desc.mem.data_segments["ram"] = DataSegmentDescriptor(chip.sram_start, chip.ram_end)
+    factory = chip.factory_fuses()
+    desc.fuses["factory_values"] = [factory["lfuse"], factory["hfuse"], factory["efuse"]]
+    desc.fuses["lock_byte"] = factory["lock"]
+    desc.device_signature = list(chip.signature)
+    if boot_section:
+        fuses = desc.peripherals["FUSES"].config
+        fuses["boot_sizes"] = _chip_value(chip, "boot_sizes_unshifted")
+        fuses["nrww_start"] = _chip_value(chip, "nrww_pages")
+    nvm = desc.peripherals["NVMCTRL"].config
+    nvm["spm_erase_delay"] = int(round(chip.page_erase_ms * 1000))
+    nvm["spm_write_delay"] = int(round(chip.page_write_ms * 1000))
+    nvm["ee_erase_write_delay"] = int(round(chip.eeprom_write_ms * 1000))
+    return desc
+
+
 def _apply_patch(cfg: dict[str, Any], path: str, value: Any) -> None:
     node: Any = cfg
     keys = path.split(".")

@@ -39,27 +39,11 @@ def _chip() -> Chip:
 @functools.lru_cache(maxsize=1)
 def descriptor() -> Any:
     """The yasimavr DeviceDescriptor of the ATtiny85, with the facts of `chips.py` written into it."""
-    from yasimavr.device_library.descriptors import (
-        DataSegmentDescriptor,
-        DeviceDescriptor,
-        MemorySpaceDescriptor,
-    )
+    from yasimavr.device_library.descriptors import DeviceDescriptor
 
-    chip = _chip()
-    desc = DeviceDescriptor.create_from_file(DEVICE_YAML)
-    desc.mem.spaces["flash"] = MemorySpaceDescriptor(chip.flash_size, chip.page_size)
-    desc.mem.spaces["eeprom"] = MemorySpaceDescriptor(chip.eeprom_size, 1)
-    desc.mem.spaces["ram"] = MemorySpaceDescriptor(chip.sram_size, 1)
-    desc.mem.data_segments["ram"] = DataSegmentDescriptor(chip.sram_start, chip.ram_end)
-    factory = chip.factory_fuses()
-    desc.fuses["factory_values"] = [factory["lfuse"], factory["hfuse"], factory["efuse"]]
-    desc.fuses["lock_byte"] = factory["lock"]
-    desc.device_signature = list(chip.signature)
-    nvm = desc.peripherals["NVMCTRL"].config
-    nvm["spm_erase_delay"] = int(round(chip.page_erase_ms * 1000))
-    nvm["spm_write_delay"] = int(round(chip.page_write_ms * 1000))
-    nvm["ee_erase_write_delay"] = int(round(chip.eeprom_write_ms * 1000))
-    return desc
+    from .harness import apply_chip_facts
+
+    return apply_chip_facts(DeviceDescriptor.create_from_file(DEVICE_YAML), _chip())
 
 
 def _sections(device: Any) -> Any:

@@ -55,14 +55,6 @@ class LogModel(PagedRegion):
         base = page * self.P + off
         return record_check(self.flash.data[base:base + 1 + n]) == self.flash.data[base + 1 + n:base + 3 + n]
 
-    def scan_end(self, page: int) -> int:
-        o = HDR
-        while True:
-            s = self.rec_size(page, o)
-            if not s:
-                break
-            o += s
-        return o if o < self.P and self.blank(page, o) else self.P
 
     def chain(self) -> list[int]:
         """Pages of the log, oldest first: the run of pages ending at the head whose sequence numbers count down

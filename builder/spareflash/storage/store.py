@@ -97,6 +97,16 @@ class PagedRegion:
     def rec_ok(self, page: int, off: int) -> bool:
         raise NotImplementedError
 
+    def scan_end(self, page: int) -> int:
+        """Offset of the first free byte of a page (the page size when the page is full or its tail is not blank)."""
+        o = HDR
+        while True:
+            s = self.rec_size(page, o)
+            if not s:
+                break
+            o += s
+        return o if o < self.P and self.blank(page, o) else self.P
+
     def seq(self, page: int) -> int:
         return self.u16(page, 0)
 
@@ -184,14 +194,6 @@ class StorageModel(PagedRegion):
         base = page * self.P + off
         return record_check(self.flash.data[base:base + 2 + n]) == self.flash.data[base + 2 + n:base + 4 + n]
 
-    def scan_end(self, page: int) -> int:
-        o = HDR
-        while True:
-            s = self.rec_size(page, o)
-            if not s:
-                break
-            o += s
-        return o if o < self.P and self.blank(page, o) else self.P
 
     def records(self, page: int) -> list[int]:
         out, o = [], HDR

@@ -334,6 +334,9 @@ _add(Chip(
     vector_count=43, vector_size=4,
     boards={"leonardo": {"lfuse": 0xFF, "hfuse": 0xD8, "efuse": 0xCB, "lock": 0xEF}},
 ))
+# A bare tiny as the project builds it (board ids attiny85/45/25/84): the factory fuses with CKDIV8 unprogrammed, so
+# the internal RC oscillator clocks the CPU at 8 MHz instead of the factory 1 MHz.
+_TINY_BARE_BOARD = {"lfuse": 0xE2, "hfuse": 0xDF, "efuse": 0xFF, "lock": 0xFF}
 for _name, _disp, _flash, _page, _ee, _sram, _sig in (
     ("attiny85", "ATtiny85", 8192, 64, 512, 512, (0x1E, 0x93, 0x0B)),
     ("attiny45", "ATtiny45", 4096, 64, 256, 256, (0x1E, 0x92, 0x06)),
@@ -344,12 +347,13 @@ for _name, _disp, _flash, _page, _ee, _sram, _sig in (
         sram_size=_sram, sram_start=0x60, signature=_sig, fuses=_tiny_fuses(), lock_factory=0xFF,
         lock_fields=("LB",), vector_count=15, vector_size=2,
         yasimavr_model=None,
-        boards={"attiny85": {"lfuse": 0xE2, "hfuse": 0xDF, "efuse": 0xFF, "lock": 0xFF}} if _name == "attiny85" else {},
+        boards={_name: _TINY_BARE_BOARD},
     ))
 _add(Chip(
     name="attiny84", display="ATtiny84", flash_size=8192, page_size=64, eeprom_size=512, sram_size=512,
     sram_start=0x60, signature=(0x1E, 0x93, 0x0C), fuses=_tiny_fuses(), lock_factory=0xFF, lock_fields=("LB",),
-    vector_count=17, vector_size=2, yasimavr_model="attiny84",
+    vector_count=17, vector_size=2, yasimavr_model=None,
+    boards={"attiny84": _TINY_BARE_BOARD},
 ))
 
 

@@ -1,8 +1,10 @@
-"""The ATtiny85 for the simulator: yasimavr has no model of it, so the project writes one.
+"""The ATtiny25/45/85 and ATtiny84 for the simulator: one implementation for the tiny parts.
 
-`devices/attiny85.yaml` is the register map (checked against avr-libc's iotn85.h by the tests); the sizes,
-signature, factory fuses and programming times come from `spareflash.chips` at load time, so the chip model
-stays the one place for chip facts.
+yasimavr 0.1.6 has no ATtiny25/45/85 model and its attiny84 config does not load (and misplaces registers), so the
+project writes the register maps: `devices/attinyx5.yaml` for the ATtiny25/45/85 (one die family, one map) and
+`devices/attiny84.yaml` (checked against avr-libc's headers by tests/test_sim_tiny.py). Only the map differs between
+the parts: the sizes, signature, factory fuses and programming times come from `spareflash.chips` at load time
+(`sim.harness.apply_chip_facts`), so the chip model stays the one place for chip facts.
 
 Self-programming: the tiny parts have no boot section, so yasimavr's fuse controller leaves every flash page
 read-only to SPM. The datasheet rule is "SPM works from anywhere once SELFPRGEN (efuse bit 0) is programmed",
@@ -22,9 +24,17 @@ import os
 from typing import Any
 
 from ..chips import Chip, get_chip
+from ..errors import SpareFlashError
 
-MCU = "attiny85"
-DEVICE_YAML = os.path.join(os.path.dirname(__file__), "devices", "attiny85.yaml")
+DEVICES_DIR = os.path.join(os.path.dirname(__file__), "devices")
+# part -> its register map (devices/); the ATtiny25/45/85 are one die family with one map
+YAML_OF = {
+    "attiny25": "attinyx5.yaml",
+    "attiny45": "attinyx5.yaml",
+    "attiny85": "attinyx5.yaml",
+    "attiny84": "attiny84.yaml",
+}
+MCUS = tuple(YAML_OF)
 
 # ArchAVR_Device::FlashSectionFlags::Access_RWW (arch_avr_device.h): the section may be read while the NVM
 # controller programs; without it the CPU is halted for the duration of the operation.
@@ -32,18 +42,24 @@ _ACCESS_RWW = 0x04
 _EFUSE_INDEX = 2  # yasimavr's fuse array: 0 = low, 1 = high, 2 = extended (avr-libc .fuse order)
 
 
-def _chip() -> Chip:
-    return get_chip(MCU)
+def yaml_path(mcu: str) -> str:
+    try:
+        return os.path.join(DEVICES_DIR, YAML_OF[mcu])
+    except KeyError:
+        raise SpareFlashError(f"tiny: no model for {mcu} (have: {', '.join(MCUS)})") from None
 
 
-@functools.lru_cache(maxsize=1)
-def descriptor() -> Any:
-    """The yasimavr DeviceDescriptor of the ATtiny85, with the facts of `chips.py` written into it."""
+@functools.cache
+def descriptor(mcu: str) -> Any:
+    """The yasimavr DeviceDescriptor of a tiny part: its family's register map with the facts of `chips.py`."""
     from yasimavr.device_library.descriptors import DeviceDescriptor
 
     from .harness import apply_chip_facts
 
-    return apply_chip_facts(DeviceDescriptor.create_from_file(DEVICE_YAML), _chip())
+    desc = DeviceDescriptor.create_from_file(yaml_path(mcu))
+    # yasimavr caches device builders (and with them the memory sizes) by descriptor name: one per part
+    desc.name = f"spareflash_{mcu}"
+    return apply_chip_facts(desc, get_chip(mcu))
 
 
 def _sections(device: Any) -> Any:
@@ -68,8 +84,13 @@ def read_fuses(device: Any) -> tuple[int, int, int]:
     return nvm[0], nvm[1], nvm[_EFUSE_INDEX]
 
 
-def selfprgen_programmed(efuse: int) -> bool:
-    return _chip().fuse("efuse").field("SELFPRGEN").get(efuse) == 0
+def selfprgen_programmed(efuse: int, chip: Chip | None = None) -> bool:
+    return (chip or get_chip("attiny85")).fuse("efuse").field("SELFPRGEN").get(efuse) == 0
+
+
+def _chip_of(device: Any) -> Chip:
+    """The chip a tiny model was built for (its descriptor is named spareflash_<mcu>)."""
+    return get_chip(str(device._descriptor_.name).removeprefix("spareflash_"))
 
 
 def apply_selfprgen(device: Any) -> bool:
@@ -79,7 +100,7 @@ def apply_selfprgen(device: Any) -> bool:
     """
     from yasimavr.lib import core
 
-    allowed = selfprgen_programmed(read_fuses(device)[2])
+    allowed = selfprgen_programmed(read_fuses(device)[2], _chip_of(device))
     if allowed:
         sm = _sections(device)
         write = int(core.MemorySectionManager.AccessFlag.Write)
@@ -147,7 +168,7 @@ def _device_class() -> type:
         def ioreg_peek_handler(self, addr: int, value: int) -> int:
             return value
 
-    class ATtiny85(AVR_BaseDevice):  # type: ignore[misc]
+    class ATtiny(AVR_BaseDevice):  # type: ignore[misc]
         def __init__(self, dev_descriptor: Any, builder: Any) -> None:
             super().__init__(dev_descriptor, builder)
             builder.build_peripherals(self, list(dev_descriptor.peripherals))
@@ -166,7 +187,7 @@ def _device_class() -> type:
             self.add_ioreg_handler(usidr, self._usi_fix, core.bitmask_t(0xFF), core.IORegister.BitMode.RW)
             return True
 
-    return ATtiny85
+    return ATtiny
 
 
 @functools.lru_cache(maxsize=1)
@@ -174,11 +195,15 @@ def _cached_device_class() -> type:
     return _device_class()
 
 
-def load_attiny85() -> Any:
-    """A freshly built yasimavr ATtiny85 (peripherals attached, not initialised)."""
+def load_tiny(mcu: str) -> Any:
+    """A freshly built yasimavr model of a tiny part (peripherals attached, not initialised)."""
     from yasimavr.device_library.builders._builders_arch_avr import AVR_DeviceBuilder
 
-    return AVR_DeviceBuilder.build_device(descriptor(), _cached_device_class())
+    return AVR_DeviceBuilder.build_device(descriptor(mcu), _cached_device_class())
+
+
+def load_attiny85() -> Any:
+    return load_tiny("attiny85")
 
 
 def _after_reset(sim: Any) -> None:
@@ -188,9 +213,10 @@ def _after_reset(sim: Any) -> None:
 def _register() -> None:
     from . import register_device
 
-    gp = descriptor().reg_address
-    register_device(MCU, load_attiny85, gpior0=gp("CPU/GPIOR0") + 0x20, gpior1=gp("CPU/GPIOR1") + 0x20,
-                    uart=None, after_reset=_after_reset)
+    for mcu in MCUS:
+        # GPIOR0/1 are looked up in the descriptor when the Simulator is built (None here): reading them now
+        # would load every part's YAML at import
+        register_device(mcu, functools.partial(load_tiny, mcu), uart=None, after_reset=_after_reset)
 
 
 _register()

@@ -1,4 +1,4 @@
-/* ATtiny85 self-programming round trip, for tests/test_sim_attiny85.py.
+/* Self-programming round trip on the tiny parts (ATtiny25/45/85, ATtiny84), for tests/test_sim_tiny.py.
  *
  * No boot section on the tiny parts: SPM works from anywhere once SELFPRGEN (efuse bit 0) is programmed.
  * The test builds this file twice, with efuse 0xFE and 0xFF (-DTEST_EFUSE), and checks from Python that
@@ -7,7 +7,8 @@
  * Markers on GPIOR0 (the harness records (cycle, value) for each write):
  *   0x10 just before the page erase SPM, 0x11 when it is done; 0x12 just before the page write SPM (buffer
  *   already filled), 0x13 when it is done; 0x20/0x21 the same around the second (unerased) write; 0x7F end.
- * The erased-and-written page is TEST_PAGE; the second write ANDs 0x0F0F.. into the first word pattern, so
+ * The erased-and-written page is TEST_PAGE (given by the test from the chip model: a page far above this small
+ * program, inside the part's flash); the second write ANDs 0x0F0F.. into the first word pattern, so
  * Python can check the AND-on-write semantics without the CPU reading the page back.
  */
 #include <avr/boot.h>
@@ -21,7 +22,9 @@
 #ifndef TEST_EFUSE
 #define TEST_EFUSE 0xFE
 #endif
-#define TEST_PAGE 0x1C00u /* byte address of a page far above this small program */
+#ifndef TEST_PAGE
+#error "TEST_PAGE (byte address of the page to program) comes from the test"
+#endif
 
 FUSES = {
     .low = 0xE2, /* 8 MHz internal RC, no CKDIV8: the 4.5 ms programming time is 36000 cycles */

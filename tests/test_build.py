@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -58,7 +59,7 @@ def sketches(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.mark.parametrize("board", ["uno", "leonardo", "mega", "attiny85"])
+@pytest.mark.parametrize("board", ["uno", "leonardo", "mega", "attiny85", "attiny84", "attiny45", "attiny25"])
 def test_build_applies_the_plan_symbols_and_fuses(sketches: Path, board: str, tmp_path: Path) -> None:
     b = get_board(board)
     cfg = PlanConfig(mcu=b.mcu, storage_bytes=4 * get_chip(b.mcu).page_size, board=b.plan_board)
@@ -139,6 +140,38 @@ def test_sketch_too_big_for_the_reduced_limit(sketches: Path) -> None:
     assert ok.size["flash"] > 20000
     with pytest.raises(ToolchainError, match="too big|more than"):
         build_sketch(sketches / "Big", plan_config=PlanConfig("atmega328p", storage_bytes=12288))
+
+
+SIZE_ERROR = re.compile(r"^size: code ([\d,]+) B does not fit the ([\d,]+) B application region of (\w+) "
+                        r"\(([\d,]+) B of the ([\d,]+) B flash reserved above it\): ([\d,]+) B too big$")
+
+
+def size_error(exc: pytest.ExceptionInfo[SpareFlashError]) -> tuple[int, ...]:
+    m = SIZE_ERROR.match(str(exc.value))
+    assert m, str(exc.value)
+    assert m.group(3) == "ATtiny25"
+    return tuple(int(g.replace(",", "")) for g in m.groups() if g != "ATtiny25")
+
+
+def test_code_too_big_for_a_tiny_is_one_line_with_the_sizes(tmp_path: Path) -> None:
+    """The code does not fit the part's flash at all (the linker's own "region `text' overflowed" names neither the
+    part nor the size) or only not the application region below the plan's regions: the same one line."""
+    layout = plan(PlanConfig("attiny25", board="attiny25"))
+    assert (layout.max_app_size, layout.reserved_bytes) == (1792, 256)
+    blob = "const uint8_t blob[{}] PROGMEM = {{1}};\nint main(void) {{ GPIOR0 = pgm_read_byte(&blob[GPIOR1]); }}\n"
+    over_flash = make_sketch(tmp_path, "OverFlash", blob.format(2100))
+    with pytest.raises(SpareFlashError) as info:
+        build_sketch(over_flash, board="attiny25", build_dir=tmp_path / "a")
+    code, region, reserved, flash, too_big = size_error(info)
+    assert (region, reserved, flash) == (1792, 256, 2048) and code > 2100 and too_big == code - region
+    assert not list((tmp_path / "a").glob("*.elf"))  # neither the failed link nor the measuring one is left
+    over_region = make_sketch(tmp_path, "OverRegion", blob.format(1900))
+    with pytest.raises(SpareFlashError) as info:
+        build_sketch(over_region, board="attiny25", build_dir=tmp_path / "b")
+    code, region, reserved, flash, too_big = size_error(info)
+    assert (region, reserved, flash) == (1792, 256, 2048) and 1900 < code <= 2048 and too_big == code - region
+    fits = build_sketch(over_region, board="attiny25", plan_config=PlanConfig("attiny25", storage_bytes=64))
+    assert fits.size["flash"] == code  # the same measure as a build that links
 
 
 def test_bad_input_is_a_clear_error(sketches: Path, tmp_path: Path) -> None:

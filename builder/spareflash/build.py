@@ -95,6 +95,11 @@ BOARDS: dict[str, Board] = {
         Board("mega2560", "megaatmega2560", "arduino:avr:mega:cpu=atmega2560", 16_000_000),
         Board("leonardo", "leonardo", "arduino:avr:leonardo", 16_000_000),
         Board("attiny85", "attiny85", None, 8_000_000),
+        # The other tiny parts, built the same way (avr-libc + tinycore, 8 MHz internal RC: the chip model's board
+        # fuses leave CKDIV8 unprogrammed).
+        Board("attiny45", "attiny45", None, 8_000_000),
+        Board("attiny25", "attiny25", None, 8_000_000),
+        Board("attiny84", "attiny84", None, 8_000_000),
         # Bare chips (no Arduino core here: avr-libc + tinycore like the ATtiny85; print through GPIOR1). The
         # simulator models both; the 168P/88P keep BOOTSZ in efuse, so they exercise that fuse layout.
         Board("atmega168p", None, None, 16_000_000, bare_chip="atmega168p"),
@@ -248,12 +253,41 @@ def elf_size(elf: Path) -> dict[str, int]:
     }
 
 
-def _check_size(size: dict[str, int], layout: Layout | None, limit: int) -> None:
-    if layout is not None:
-        limit = min(limit, layout.max_app_size)
+def _check_size(size: dict[str, int], layout: Layout | None, chip: Chip) -> None:
+    """One line when code + data do not fit: how big the code is, the region it must fit, by how much it misses."""
+    limit = chip.flash_size
+    where = f"{chip.flash_size:,} B flash"
+    if layout is not None and layout.max_app_size < limit:
+        limit = layout.max_app_size
+        where = f"{chip.flash_size - limit:,} B of the {chip.flash_size:,} B flash reserved above it"
     if size["flash"] > limit:
-        raise SpareFlashError(f"size: the sketch uses {size['flash']} bytes of flash, more than the "
-                              f"{limit} bytes left below the reserved regions")
+        raise SpareFlashError(f"size: code {size['flash']:,} B does not fit the {limit:,} B application region of "
+                              f"{chip.display} ({where}): {size['flash'] - limit:,} B too big")
+
+
+_TEXT_OVERFLOW_RE = re.compile(r"region [`']text' overflowed by (\d+) bytes")
+
+
+def _link(cmd: list[str], what: str, elf: Path, layout: Layout | None, chip: Chip) -> None:
+    """Link; when the code overflows the chip's flash, say by how much in the same words as `_check_size`.
+
+    The linker's own message ("region `text' overflowed", then collect2's exit status) names neither the part
+    nor the code size, so the link is repeated once with a text region larger than any AVR flash, only to
+    measure the code; that ELF is deleted.
+    """
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    if proc.returncode == 0:
+        return
+    if _TEXT_OVERFLOW_RE.search(proc.stdout):
+        probe = elf.with_name(elf.stem + ".oversize.elf")
+        i = cmd.index("-o")
+        measure = [*cmd[:i], "-Wl,--defsym=__TEXT_REGION_LENGTH__=0x800000", "-o", str(probe), *cmd[i + 2:]]
+        if subprocess.run(measure, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False).returncode == 0:
+            try:
+                _check_size(elf_size(probe), layout, chip)
+            finally:
+                probe.unlink(missing_ok=True)
+    raise ToolchainError(f"{what} failed: {first_error_line(proc.stdout)}")
 
 
 def _write_if_changed(path: Path, text: str) -> None:
@@ -345,7 +379,7 @@ def _build_arduino(board: Board, sketch_dir: Path, layout: Layout | None, build_
     if not elf.exists() or not hexf.exists():
         raise ToolchainError(f"arduino-builder produced no {elf.name}")
     size = elf_size(elf)
-    _check_size(size, layout, board.chip.flash_size)
+    _check_size(size, layout, board.chip)
     return BuildResult(elf, hexf, layout, size, build_dir)
 
 
@@ -399,10 +433,10 @@ def _build_direct(board: Board, sketch_dir: Path, layout: Layout | None, build_d
     if core_objs:
         link.append(str(archive))
     link.append("-lm")
-    _run(link, f"linking {sketch_dir.name}")
+    _link(link, f"linking {sketch_dir.name}", elf, layout, board.chip)
     _run(["avr-objcopy", "-O", "ihex", *HEX_DROP_FLAGS, str(elf), str(hexf)], "objcopy")
     size = elf_size(elf)
-    _check_size(size, layout, board.chip.flash_size)
+    _check_size(size, layout, board.chip)
     return BuildResult(elf, hexf, layout, size, build_dir)
 
 

@@ -8,15 +8,20 @@ Each (chip, backend) pair is built with `spareflash.build.build_sketch` and the 
   arduino-builder; ATmega32U4 (Leonardo, its Serial is USB) the same with StorageConsole; for the
   bootloader backends our own test doubles of Optiboot 8 / urboot (tests/firmware/backends) are linked into the
   boot section of the same image, as a programmed bootloader would sit there.
-* ATmega168P and ATmega88P (BOOTSZ in efuse) x bootstub, ATtiny85 x direct: tests/firmware/matrix/StorageConsole,
-  the same storage calls printing through GPIOR1 (no Serial on these bare-chip builds).
+* ATmega168P and ATmega88P (BOOTSZ in efuse) x bootstub, ATtiny85 and ATtiny84 x direct:
+  tests/firmware/matrix/StorageConsole, the same storage calls printing through GPIOR1 (no Serial on these bare-chip
+  builds).
+* ATtiny45 and ATtiny25 x direct: StorageConsole with the library does not fit them yet (TOO_BIG); the plan's fuses
+  are checked and the build must fail with the one-line size error. When the library is small enough that test
+  fails: move the case to SIMULATED.
 
 Accepted: the ELF carries the plan's fuses (`.fuse`/`.lock`), nothing else is given to the simulator, the run ends
 with StorageBasics' output, and the storage region decodes (spareflash.storage) to the values it put.
 Refused: every plan already uses the smallest boot section, so the image is built with the next larger one (the
 stub or bootloader double at its start, the regions below it) and run with the plan's fuses, which select the
 smaller section: the SPM code then lies below the boot section and the chip refuses it. The same image with fuses
-for the section it was built for runs, so the fuses alone make the difference. ATtiny85: SELFPRGEN unprogrammed.
+for the section it was built for runs, so the fuses alone make the difference. Tiny parts (no boot section): the
+same image with SELFPRGEN unprogrammed.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "firmware" / "backends"
 from fwbuild import with_boot_code, with_bootsz  # noqa: E402
 
 from spareflash.build import DEFAULT_BUILD_ROOT, BuildResult, build_sketch, get_board  # noqa: E402
+from spareflash.errors import SpareFlashError  # noqa: E402
 from spareflash.fuses import check_fuses  # noqa: E402
 from spareflash.plan import Layout, PlanConfig, plan  # noqa: E402
 from spareflash.storage import decode_storage  # noqa: E402
@@ -70,7 +76,11 @@ class Case:
 
 
 SIMULATED = [Case("uno", "bootstub"), Case("uno", "optiboot"), Case("uno", "urboot"),
-             Case("atmega168p", "bootstub"), Case("atmega88p", "bootstub"), Case("attiny85", "direct")]
+             Case("atmega168p", "bootstub"), Case("atmega88p", "bootstub"), Case("attiny85", "direct"),
+             Case("attiny84", "direct")]
+# StorageConsole + the library + the plan's storage region do not fit these parts yet (the measured sizes are in
+# test_storage_console_does_not_fit_yet's error); once they fit, that test fails: move the case to SIMULATED.
+TOO_BIG = [Case("attiny45", "direct"), Case("attiny25", "direct")]
 # parts without a simulator model yet (builder/spareflash/sim/devices): included as soon as a model is registered
 UNMODELLED = [Case("mega", "bootstub"), Case("mega", "optiboot"), Case("mega", "urboot"),
               Case("leonardo", "bootstub"), Case("leonardo", "optiboot"), Case("leonardo", "urboot")]
@@ -118,7 +128,7 @@ def build(case: Case, layout: Layout) -> BuildResult:
 
 def run(result: BuildResult, case: Case, fuses: dict[str, int] | None = None) -> tuple[Simulator, str]:
     """Run from power-on; the console text (UART for StorageBasics, GPIOR1 otherwise), or 'REASON: message'."""
-    sim = Simulator(str(result.elf), case.mcu, fuses=fuses, strict_spm=True)
+    sim = Simulator(str(result.elf), case.mcu, fuses=fuses, strict_spm=True, freq=get_board(case.board).f_cpu)
     res = sim.run(max_cycles=BUDGET)
     if res.reason != "sleep":
         return sim, f"{res.reason}: {res.message}"
@@ -183,14 +193,25 @@ def test_one_boot_section_size_smaller_refuses_spm(case: Case) -> None:
     assert sim.flash[s.start:s.end] == b"\xff" * s.size  # nothing was written
 
 
-def test_attiny85_without_selfprgen_refuses_spm() -> None:
-    case = Case("attiny85", "direct")
+@pytest.mark.parametrize("case", [c for c in SIMULATED if c.backend == "direct"], ids=str)
+def test_a_tiny_without_selfprgen_refuses_spm(case: Case) -> None:
     layout = planned(case)
     assert layout.fuses["efuse"] & 1 == 0  # the plan programs SELFPRGEN
     result = build(case, layout)
     sim, out = run(result, case, dict(layout.fuses, efuse=layout.fuses["efuse"] | 1))
     assert out.startswith("crash: ") and "refused" in out.lower(), out
     assert sim.flash[layout.storage.start:layout.storage.end] == b"\xff" * layout.storage.size
+
+
+@pytest.mark.parametrize("case", TOO_BIG, ids=str)
+def test_storage_console_does_not_fit_yet(case: Case) -> None:
+    layout = planned(case)
+    assert check_fuses(layout.chip, layout.fuses, layout.backend) == []
+    assert layout.fuses["efuse"] & 1 == 0  # the plan programs SELFPRGEN
+    region = f"{layout.max_app_size:,} B application region of {layout.chip.display}"
+    with pytest.raises(SpareFlashError, match=rf"^size: code [\d,]+ B does not fit the {region} \(") as info:
+        build(case, layout)
+    assert "\n" not in str(info.value)
 
 
 def test_build_sketch_takes_a_layout_for_the_boards_chip_only() -> None:

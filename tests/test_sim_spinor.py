@@ -221,7 +221,8 @@ def test_contents_load_from_and_save_to_a_raw_file(tmp_path: Path) -> None:
 
 # -- firmware on real SPI hardware models ----------------------------------------------------------------
 
-@pytest.mark.parametrize(("mcu", "freq"), [("atmega328p", 16_000_000), ("attiny85", 8_000_000)])
+@pytest.mark.parametrize(("mcu", "freq"), [("atmega328p", 16_000_000), ("attiny85", 8_000_000),
+                                           ("attiny84", 8_000_000)])
 def test_firmware_round_trip(avr_build, mcu: str, freq: int) -> None:
     elf = avr_build([FW], mcu, name=f"spinor-{mcu}")
     chip = SpiNorFlash()
@@ -249,6 +250,23 @@ def test_firmware_round_trip(avr_build, mcu: str, freq: int) -> None:
     assert erase <= sim.cycles_between(0x30, 0x31) <= erase + 3000
     program = round(0.4e-3 * freq)
     assert program <= sim.cycles_between(0x40, 0x41) <= program + 3000
+
+
+@pytest.mark.parametrize("mcu", ["attiny85", "attiny84"])
+def test_the_librarys_driver_uses_the_parts_usi_pins(avr_build, mcu: str) -> None:
+    """library/src/SpiNor.cpp picks the USI's port per part (PORTB on the ATtiny25/45/85, PORTA on the ATtiny84)."""
+    lib = Path(__file__).resolve().parents[1] / "library" / "src"
+    elf = avr_build([FW.parent / "spinor_driver.cpp", lib / "SpiNor.cpp"], mcu,
+                    [f"-I{lib}", "-DF_CPU=8000000UL", "-std=gnu++11", "-fno-exceptions"], name=f"spinor-driver-{mcu}")
+    chip = SpiNorFlash()
+    chip.data[0x1000:0x1008] = bytes(range(11, 19))
+    chip.data[0x2000:0x2004] = b"\x00" * 4  # the erase must really run before the program
+    sim = Simulator(elf, mcu, freq=8_000_000, peripherals=[chip])
+    result = sim.run(50_000_000)
+    assert result.reason == "sleep", result.message
+    assert chip.wiring == WIRING[mcu]
+    assert sim.debug == bytes([0]) + bytes(range(11, 19)) + bytes([0, 0]) + bytes([0xDE, 0xAD, 0xBE, 0xEF])
+    assert chip.read(0x2000, 4) == bytes([0xDE, 0xAD, 0xBE, 0xEF]) and chip.erase_counts[2] == 1
 
 
 def test_contents_written_by_firmware_survive_save_and_reload(avr_build, tmp_path: Path) -> None:

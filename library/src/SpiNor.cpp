@@ -4,11 +4,26 @@
 
 #include <avr/io.h>
 
-#if defined(USICR)
+#if defined(USICR) && defined(PORTA)
+// ATtiny24/44/84: the USI sits on PORTA; PB3 is the RESET pin there, so CS moves to PA3
+#define SF_NOR_CS_PORT PORTA
+#define SF_NOR_CS_DDR DDRA
+#define SF_NOR_CS_BIT PA3
+#define SF_NOR_USI_PORT PORTA
+#define SF_NOR_USI_DDR DDRA
+#define SF_NOR_USCK PA4
+#define SF_NOR_DO PA5
+#define SF_NOR_DI PA6
+#elif defined(USICR)
 // ATtiny25/45/85: USI, three-wire mode, software clock strobe
 #define SF_NOR_CS_PORT PORTB
 #define SF_NOR_CS_DDR DDRB
 #define SF_NOR_CS_BIT PB3
+#define SF_NOR_USI_PORT PORTB
+#define SF_NOR_USI_DDR DDRB
+#define SF_NOR_USCK PB2
+#define SF_NOR_DO PB1
+#define SF_NOR_DI PB0
 #elif defined(SPCR)
 #define SF_NOR_CS_PORT PORTB
 #define SF_NOR_CS_DDR DDRB
@@ -55,9 +70,9 @@ sf_status_t SpiNor::begin(uint32_t expectedId) {
   SF_NOR_CS_PORT |= (1 << SF_NOR_CS_BIT);  // CS high before it becomes an output: no spurious select
   SF_NOR_CS_DDR |= (1 << SF_NOR_CS_BIT);
 #if defined(USICR)
-  DDRB |= (1 << PB2) | (1 << PB1);  // USCK, DO out; DI in
-  DDRB &= ~(1 << PB0);
-  PORTB &= ~(1 << PB2);  // mode 0: clock idles low
+  SF_NOR_USI_DDR |= (1 << SF_NOR_USCK) | (1 << SF_NOR_DO);  // USCK, DO out; DI in
+  SF_NOR_USI_DDR &= ~(1 << SF_NOR_DI);
+  SF_NOR_USI_PORT &= ~(1 << SF_NOR_USCK);  // mode 0: clock idles low
 #else
   DDRB |= (1 << PB5) | (1 << PB3);  // SCK, MOSI out (SS = CS is already an output, so SPI stays master)
   DDRB &= ~(1 << PB4);

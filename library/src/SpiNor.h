@@ -3,7 +3,8 @@
 // Wiring is fixed per part (the simulator's SPI NOR part uses the same pins):
 //   megaAVR (ATmega328P/168P/88P): hardware SPI, CS = PB2 (D10, the SS pin, so SPI stays master), SCK = PB5,
 //                                  MOSI = PB3, MISO = PB4.  SPI clock = F_CPU / 2.
-//   ATtiny85: USI in three-wire mode clocked by software strobes, CS = PB3, USCK = PB2, DO = PB1, DI = PB0.
+//   ATtiny25/45/85: USI in three-wire mode clocked by software strobes, CS = PB3, USCK = PB2, DO = PB1, DI = PB0.
+//   ATtiny84: the same on PORTA, CS = PA3 (PB3 is RESET), USCK = PA4, DO = PA5, DI = PA6.
 // No heap, no interrupts used; every function leaves CS high on return.
 #ifndef SPAREFLASH_SPINOR_H
 #define SPAREFLASH_SPINOR_H

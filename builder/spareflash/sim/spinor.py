@@ -103,6 +103,10 @@ WIRING: dict[str, SpiWiring] = {
     "atmega168p": SpiWiring(cs="PB2", sck="PB5", mosi="PB3", miso="PB4"),
     "atmega88p": SpiWiring(cs="PB2", sck="PB5", mosi="PB3", miso="PB4"),
     "attiny85": SpiWiring(cs="PB3", sck="PB2", mosi="PB1", miso="PB0"),
+    "attiny45": SpiWiring(cs="PB3", sck="PB2", mosi="PB1", miso="PB0"),
+    "attiny25": SpiWiring(cs="PB3", sck="PB2", mosi="PB1", miso="PB0"),
+    # the ATtiny84's USI is on PORTA (USCK PA4, DO PA5, DI PA6); PB3 is its RESET pin, so CS is PA3
+    "attiny84": SpiWiring(cs="PA3", sck="PA4", mosi="PA5", miso="PA6"),
 }
 
 

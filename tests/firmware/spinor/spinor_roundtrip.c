@@ -1,6 +1,7 @@
 /* SPI NOR round trip, for tests/test_sim_spinor.py. One source, two wirings:
  *   ATmega328P: hardware SPI master (SCK PB5, MOSI PB3, MISO PB4), chip select on SS = PB2;
- *   ATtiny85:   USI three-wire mode (USCK PB2, DO PB1 -> flash DI, DI PB0 <- flash DO), chip select on PB3.
+ *   ATtiny85:   USI three-wire mode (USCK PB2, DO PB1 -> flash DI, DI PB0 <- flash DO), chip select on PB3;
+ *   ATtiny84:   USI three-wire mode on PORTA (USCK PA4, DO PA5, DI PA6), chip select on PA3 (PB3 is RESET).
  * (The same wiring as spareflash.sim.spinor.WIRING.)
  *
  * Output on GPIOR1 (the debug console), in this order:
@@ -18,13 +19,22 @@
 #include <avr/interrupt.h>
 #include <stdint.h>
 
-#if defined(__AVR_ATtiny85__)
+#if defined(__AVR_ATtiny85__) || defined(__AVR_ATtiny84__)
+#if defined(__AVR_ATtiny84__)
+#define CS_PORT PORTA
+#define CS_BIT PA3
+static void bus_init(void) {
+    DDRA |= _BV(PA5) | _BV(PA4) | _BV(PA3); /* DO, USCK, CS out; DI (PA6) in */
+    PORTA |= _BV(PA3);
+}
+#else
 #define CS_PORT PORTB
 #define CS_BIT PB3
 static void bus_init(void) {
     DDRB |= _BV(PB1) | _BV(PB2) | _BV(PB3); /* DO, USCK, CS out; DI (PB0) in */
     PORTB |= _BV(PB3);
 }
+#endif
 static uint8_t xfer(uint8_t b) {
     /* USI three-wire master, SPI mode 0: software clock strobe, 16 toggles of USCK per byte. */
     USIDR = b;

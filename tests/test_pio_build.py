@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PLATFORM = ROOT / "tests" / "pio" / "platform-atmelavr"
 PROJECTS = ROOT / "tests" / "pio" / "projects"
 CORE = Path(os.environ.get("PLATFORMIO_CORE_DIR") or ROOT / ".pio-core")
-BOARD_MAX = {"uno": 32256, "megaatmega2560": 253952, "leonardo": 28672, "attiny85": 8192}
+BOARD_MAX = {"uno": 32256, "megaatmega2560": 253952, "leonardo": 28672, "attiny85": 8192, "attiny84": 8192,
+             "attiny25": 2048}
 
 
 @pytest.fixture(scope="module")
@@ -189,19 +190,20 @@ def test_leonardo_default_plan(project) -> None:
     check_applied(proj, "leonardo", out, PlanConfig("atmega32u4", board="leonardo"))
 
 
-def test_attiny85_bare_avr_libc(project, library: Path) -> None:
+@pytest.mark.parametrize("board", ["attiny85", "attiny84", "attiny25"])
+def test_bare_tiny_avr_libc(project, library: Path, board: str) -> None:
     # no framework: the platform builds a plain avr-libc project; SpareFlash plans the direct (SELFPRGEN) backend
     stems = [p.stem for p in (library / "library" / "src").iterdir() if p.suffix in (".c", ".cpp", ".S")]
     clash = sorted({s for s in stems if stems.count(s) > 1})
     # without the Arduino framework PlatformIO names objects X.o, so X.S and X.cpp would collide
     assert not clash, f"library/src has several sources named {clash}"
     # library.json says frameworks: arduino; a framework-less project must turn the compatibility check off
-    proj = project("bare_tiny", "attiny85", "lib_compat_mode = off", framework=None)
+    proj = project("bare_tiny", board, "lib_compat_mode = off", framework=None)
     out = ok(pio(proj))
-    layout = plan(PlanConfig("attiny85", board="attiny85"))
+    layout = plan(PlanConfig(board, board=board))
     assert layout.backend == "direct"
-    check_applied(proj, "attiny85", out, PlanConfig("attiny85", board="attiny85"))
-    efuse = elf_section(elf_of(proj, "attiny85"), ".fuse")
+    check_applied(proj, board, out, PlanConfig(board, board=board))
+    efuse = elf_section(elf_of(proj, board), ".fuse")
     assert efuse is not None and efuse[2] & 1 == 0  # SELFPRGEN programmed, or SPM does nothing
 
 

@@ -90,7 +90,8 @@ def test_a_region_reaching_into_the_boot_section_is_rejected(tmp_path: Path) -> 
 
 
 # ---- page model over whole chips -------------------------------------------------------------------------------
-@pytest.mark.parametrize("mcu", ["atmega328p", "atmega2560", "atmega32u4", "attiny85", "atmega88p"])
+@pytest.mark.parametrize("mcu", ["atmega328p", "atmega2560", "atmega32u4", "attiny85", "atmega88p", "attiny84",
+                                 "attiny45", "attiny25"])
 def test_a_full_application_region_passes_and_one_byte_more_does_not(mcu: str, tmp_path: Path) -> None:
     lay = layout_for(mcu)
     body = synthetic_flash(lay)
@@ -195,7 +196,7 @@ def test_verify_names_the_mcu_from_the_device_note_when_mcu_is_omitted(tmp_path:
 # ---- real sketches with the SpareFlash library -----------------------------------------------------------------
 @needs_gcc
 @pytest.mark.parametrize("board,mcu,backend", [("uno", "atmega328p", "bootstub"), ("uno", "atmega328p", "optiboot"),
-                                               ("attiny85", "attiny85", "direct")])
+                                               ("attiny85", "attiny85", "direct"), ("attiny84", "attiny84", "direct")])
 def test_a_real_sketch_with_the_library_passes_every_rule(board: str, mcu: str, backend: str) -> None:
     build_mod = pytest.importorskip("spareflash.build")
     from spareflash.plan import PlanConfig

@@ -1,4 +1,4 @@
-/* ATtiny85 without a framework (no ATtiny Arduino core is installed here): plain avr-libc. */
+/* A bare tiny (ATtiny85, 84, 25) without a framework (no ATtiny Arduino core is installed here): plain avr-libc. */
 #include <avr/io.h>
 #include <spareflash_layout.h>
 

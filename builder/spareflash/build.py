@@ -1,9 +1,9 @@
 """Build a sketch with the real AVR toolchain and the flash plan applied.
 
 Arduino boards (uno, nano, mega, leonardo) go through Debian's `arduino-builder` with the repo's library made
-visible as an Arduino library; the ATtiny85 (no Arduino core in Debian) is compiled with avr-g++ directly,
-against avr-libc and the tiny `library/tinycore` shim. Either way the plan reaches the build the same way:
-`plan.defines()` on every compile, `plan.linker_flags()` on the link, and the fuses/lock bits as avr-libc
+visible as an Arduino library; the tiny parts and the bare megas (no Arduino core in Debian) are compiled with
+avr-g++ directly, against avr-libc and the tiny `library/tinycore` shim. Either way the plan reaches the build the
+same way: `plan.defines()` on every compile, `plan.linker_flags()` on the link, and the fuses/lock bits as avr-libc
 `FUSES`/`LOCKBITS` in a generated C file (see `fuse_section_source`), so the ELF carries `.fuse`/`.lock` sections
 that the verifier and the simulator read.
 """
@@ -383,7 +383,7 @@ def _build_arduino(board: Board, sketch_dir: Path, layout: Layout | None, build_
     return BuildResult(elf, hexf, layout, size, build_dir)
 
 
-# ---- ATtiny85: avr-gcc directly ---------------------------------------------------------------------------------
+# ---- tiny parts and bare chips: avr-gcc directly ---------------------------------------------------------------------
 def _build_direct(board: Board, sketch_dir: Path, layout: Layout | None, build_dir: Path,
                   compile_flags: list[str], link_flags: list[str], libraries: Sequence[Path]) -> BuildResult:
     main, sources = _sketch_files(sketch_dir)
@@ -453,7 +453,7 @@ def build_sketch(sketch_dir: str | os.PathLike[str], board: str = "uno", plan_co
     boot section); it must be for the board's chip.
     build_dir: default `.build/<sketch>-<board>-<hash of the options>` in the repo, reused so rebuilds are fast.
     extra_flags: -Wl,/-T/-L/-l flags and .o/.a/.ld files go to the link, everything else to compile and link.
-    libraries: extra Arduino library folders (arduino-builder `-libraries`); for attiny85, source folders.
+    libraries: extra Arduino library folders (arduino-builder `-libraries`); for bare boards, source folders.
     Raises ToolchainError with the first error line when the toolchain fails.
     """
     b = get_board(board)

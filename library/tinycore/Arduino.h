@@ -1,6 +1,7 @@
-// Minimal stand-in for <Arduino.h> on the ATtiny85, which has no Arduino core in Debian's packages.
+// Minimal stand-in for <Arduino.h> on the tiny parts (ATtiny25/45/85, ATtiny84), which have no Arduino core in
+// Debian's packages. Nothing here is specific to one part: avr-libc's <avr/io.h> follows -mmcu.
 //
-// SpareFlash builds ATtiny85 sketches with avr-gcc directly (spareflash.build). A sketch may use avr-libc alone
+// SpareFlash builds tiny sketches with avr-gcc directly (spareflash.build). A sketch may use avr-libc alone
 // and define main(), or define setup()/loop() and let tinycore's main() (main.cpp, linked from an archive only
 // when the sketch has no main) call them. This header gives such a sketch the few basics it may expect; it is
 // deliberately not a port of the Arduino API (no digitalWrite, Serial or millis).

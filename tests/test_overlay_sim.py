@@ -95,7 +95,10 @@ def _corruptions(good: bytes) -> dict[str, tuple[bytes, int | None]]:
     struct.pack_into("<I", wrong_geo, 16, 1024)
     first_code = struct.unpack_from("<I", good, HEADER_SIZE + 8)[0]  # segment 0 (called first), slot 0
     code = bytearray(good)
-    code[first_code + 5] ^= 0x40
+    # segment 0's code for every slot: the policy may pick any slot (the stack scan over-protects a slot when
+    # a byte pair on the stack looks like a return address into it, which depends on the code layout)
+    for slot in range(CONFIG.overlay_slots):
+        code[struct.unpack_from("<I", good, HEADER_SIZE + 20 * slot + 8)[0] + 5] ^= 0x40
     return {
         "segment-crc": (bytes(code), None),
         "truncated": (good[: first_code + 10], None),

@@ -15,10 +15,11 @@ from .fuses import BACKENDS, base_fuses, compute_fuses, default_backend
 # The SpareFlash bootstub must fit here (issue budget: 64 bytes); the smallest boot section always holds it.
 BOOTSTUB_MAX_BYTES = 64
 # The overlay loader's page helper (library/src/overlay_bootpage.S, section .spareflash_bootpage) sits right after
-# the bootstub's 64 bytes; it is only linked when the overlays are used. Stub + helper fit the smallest boot
-# section of every supported part (256 bytes), so the helper never changes BOOTSZ.
+# the bootstub's 64 bytes; it is only linked when the overlays are used, and only then counted in the boot
+# section: stub + helper fit the ATmega328P's/32U4's smallest (512 bytes), so BOOTSZ does not change there; the
+# ATmega168P/88P get 512 instead of 256 bytes when they have overlay slots.
 BOOTPAGE_SECTION = ".spareflash_bootpage"
-BOOTPAGE_MAX_BYTES = 192
+BOOTPAGE_MAX_BYTES = 256
 # Bytes the supported bootloaders occupy at the top of flash when no hardware boot section is used.
 BOOTLOADER_BYTES = {"optiboot": 512, "urboot": 512}
 
@@ -172,7 +173,7 @@ def plan(config: PlanConfig) -> Layout:
 
     boot: BootSize | None = None
     if backend == "bootstub":
-        boot = chip.boot_size_for(BOOTSTUB_MAX_BYTES + BOOTPAGE_MAX_BYTES)
+        boot = chip.boot_size_for(BOOTSTUB_MAX_BYTES + (BOOTPAGE_MAX_BYTES if cfg.overlay_slots else 0))
         boot_start = boot.start
     elif backend in BOOTLOADER_BYTES:
         # The bootloader keeps the board's fuses, so the regions must sit below the boot section *those* fuses

@@ -122,3 +122,19 @@ def test_storage_may_be_zero_and_then_the_application_keeps_everything_below_the
     lay = plan(PlanConfig("atmega328p", storage_bytes=0))
     assert lay.reserved_bytes == 0 and lay.app_end == lay.boot_start == 0x7E00
     assert lay.storage.start == lay.storage.end
+
+
+def test_the_overlay_page_helper_goes_after_the_stub_and_only_overlays_count_it_in_the_boot_section() -> None:
+    from spareflash.plan import BOOTPAGE_MAX_BYTES, BOOTPAGE_SECTION
+
+    for name, chip in CHIPS.items():
+        if not chip.has_boot_section:
+            continue
+        plain = plan(PlanConfig(name, "bootstub"))
+        ovl = plan(PlanConfig(name, "bootstub", overlay_slots=2, slot_bytes=4 * chip.page_size))
+        assert plain.boot == min(chip.boot_sizes, key=lambda b: b.size)  # storage-only layouts are unchanged
+        assert ovl.boot is not None and ovl.boot.size >= BOOTSTUB_MAX_BYTES + BOOTPAGE_MAX_BYTES
+        assert ovl.boot == chip.boot_size_for(BOOTSTUB_MAX_BYTES + BOOTPAGE_MAX_BYTES)
+        assert f"-Wl,--section-start={BOOTPAGE_SECTION}=0x{ovl.boot_start + BOOTSTUB_MAX_BYTES:X}" in ovl.linker_flags()
+    assert plan(PlanConfig("atmega328p", "bootstub", overlay_slots=2, slot_bytes=512)).boot_start == 0x7E00
+    assert not any(BOOTPAGE_SECTION in f for f in plan(PlanConfig("atmega328p", "optiboot")).linker_flags())

@@ -14,6 +14,12 @@ from .fuses import BACKENDS, base_fuses, compute_fuses, default_backend
 
 # The SpareFlash bootstub must fit here (issue budget: 64 bytes); the smallest boot section always holds it.
 BOOTSTUB_MAX_BYTES = 64
+# The overlay loader's page helper (library/src/overlay_bootpage.S, section .spareflash_bootpage) sits right after
+# the bootstub's 64 bytes; it is only linked when the overlays are used, and only then counted in the boot
+# section: stub + helper fit the ATmega328P's/32U4's smallest (512 bytes), so BOOTSZ does not change there; the
+# ATmega168P/88P get 512 instead of 256 bytes when they have overlay slots.
+BOOTPAGE_SECTION = ".spareflash_bootpage"
+BOOTPAGE_MAX_BYTES = 256
 # Bytes the supported bootloaders occupy at the top of flash when no hardware boot section is used.
 BOOTLOADER_BYTES = {"optiboot": 512, "urboot": 512}
 
@@ -106,7 +112,14 @@ class Layout:
         flags = [f"-Wl,--defsym={name}=0x{value:X}" for name, value in self.symbols().items()]
         if self.backend == "bootstub":
             flags.append(f"-Wl,--section-start=.spareflash_bootstub=0x{self.boot_start:X}")
+            # (ld ignores the start of a section no object has: a build without overlays gets nothing there)
+            flags.append(f"-Wl,--section-start={BOOTPAGE_SECTION}=0x{self.bootpage_start:X}")
         return flags
+
+    @property
+    def bootpage_start(self) -> int:
+        """Where the overlay page helper goes (bootstub backend): directly after the bootstub's budget."""
+        return self.boot_start + BOOTSTUB_MAX_BYTES
 
     def defines(self) -> list[str]:
         return [f"SPAREFLASH_BACKEND=SPAREFLASH_BACKEND_{self.backend.upper()}"]
@@ -160,7 +173,7 @@ def plan(config: PlanConfig) -> Layout:
 
     boot: BootSize | None = None
     if backend == "bootstub":
-        boot = chip.boot_size_for(BOOTSTUB_MAX_BYTES)
+        boot = chip.boot_size_for(BOOTSTUB_MAX_BYTES + (BOOTPAGE_MAX_BYTES if cfg.overlay_slots else 0))
         boot_start = boot.start
     elif backend in BOOTLOADER_BYTES:
         # The bootloader keeps the board's fuses, so the regions must sit below the boot section *those* fuses

@@ -25,7 +25,7 @@ from .image import (
     load_image,
     spm_addresses,
 )
-from .plan import Layout, Region
+from .plan import BOOTPAGE_SECTION, Layout, Region
 
 # Prefixes of the function symbols that may hold SPM with the `direct` backend (ATtiny): the library's flash
 # routines (`sf_flash_*` in library/src) and anything the plan names `__spareflash_*`.
@@ -35,6 +35,8 @@ DIRECT_SPM_SECTION = ".spareflash_spm"
 # A HEX has no symbols: with `direct`, all SPM opcodes must sit inside one window this big (one small routine).
 DIRECT_SPM_HEX_WINDOW = 64
 STUB_SECTION = ".spareflash_bootstub"
+# the overlay loader's page helper (plan.BOOTPAGE_SECTION): boot-section code like the stub, with the same rules
+BOOT_CODE_SECTIONS = {STUB_SECTION: "bootstub", BOOTPAGE_SECTION: "overlay page helper"}
 
 
 @dataclass(frozen=True)
@@ -217,8 +219,8 @@ class _Checker:
                 self.add("image-outside-flash", f"{c.section or 'data'} 0x{c.start:X}-0x{c.end:X} is beyond the "
                          f"end of the {chip.display}'s flash (0x{chip.flash_size:X}){hint}")
                 continue
-            if c.section == STUB_SECTION:
-                self._check_stub(c.start, c.end)
+            if c.section in BOOT_CODE_SECTIONS:
+                self._check_stub(c.start, c.end, c.section)
                 continue
             if c.end <= app_end:
                 continue
@@ -259,16 +261,16 @@ class _Checker:
                 return f"the {r.name} region"
         return "the boot section"
 
-    def _check_stub(self, start: int, end: int) -> None:
+    def _check_stub(self, start: int, end: int, section: str = STUB_SECTION) -> None:
         lay = self.layout
         if lay.backend != "bootstub":
-            self.add("stub-outside-boot", f"the image has a {STUB_SECTION} at 0x{start:X} but the backend is "
+            self.add("stub-outside-boot", f"the image has a {section} at 0x{start:X} but the backend is "
                      f"{lay.backend}: the boot section belongs to the bootloader")
             return
         lo = max(self.boot_start, lay.boot_start)
         if start < lo or end > self.chip.flash_size:
-            self.add("stub-outside-boot", f"the bootstub at 0x{start:X}-0x{end:X} is not inside the boot section "
-                     f"0x{lo:X}-0x{self.chip.flash_size:X}; SPM from there is refused")
+            self.add("stub-outside-boot", f"the {BOOT_CODE_SECTIONS[section]} at 0x{start:X}-0x{end:X} is not "
+                     f"inside the boot section 0x{lo:X}-0x{self.chip.flash_size:X}; SPM from there is refused")
 
     def check_regions(self) -> None:
         lay = self.layout

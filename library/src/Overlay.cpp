@@ -1,6 +1,7 @@
 // Overlay loader: see Overlay.h and docs/overlay-format.md (the formats and the load procedure are specified
 // there; builder/spareflash/overlay/format.py is the byte-for-byte model).
 #include "Overlay.h"
+#include "overlay_bootpage.h"
 
 #include <avr/eeprom.h>
 #include <avr/interrupt.h>
@@ -324,6 +325,10 @@ void OverlayManager::scanSlots() {
   }
 }
 
+#if SPAREFLASH_OVERLAY_BOOTPAGE
+static sf_status_t bootpage_present();
+#endif
+
 sf_status_t OverlayManager::begin(uint32_t norAddr, uint32_t expectedJedec, const uint8_t *macKey) {
   norAddr_ = norAddr;
   key_ = macKey;
@@ -348,6 +353,9 @@ sf_status_t OverlayManager::begin(uint32_t norAddr, uint32_t expectedJedec, cons
   if (n_slots == 0) return image_ = last_ = SF_ERR_NO_SLOT;
   scanSlots();
   sf_status_t st = sf_flash_begin();
+#if SPAREFLASH_OVERLAY_BOOTPAGE
+  if (st == SF_OK) st = bootpage_present();
+#endif
   if (st == SF_OK) st = nor.begin(expectedJedec);
   if (st == SF_OK) st = checkImage();
   image_ = st;
@@ -430,21 +438,38 @@ static void __attribute__((noinline)) pass_a_page(SpiNor &, StreamSums &s, ovl_a
       "or %[d], %[t]\n\t"  //
       SF_OVL_CRC_STEP
       "dec %[n]\n\t"
-      "breq 3f\n\t"
-      "tst %[d]\n\t"
+      "brne 6f\n\t"
+      "rjmp 3f\n"  // (out of a branch's reach)
+      "6: tst %[d]\n\t"
       "breq 1b\n\t"
       "cpi %[e], 0xFF\n\t"
       "breq 1b\n"
-      "2: in %[t], %[spsr]\n\t"  // phase 2: the page differs and is not blank, only hash
+      "sbrs %[n], 0\n\t"  // phase 2: the page differs and is not blank, only hash; two bytes a round (the
+      "rjmp 2f\n"         // loop count costs 1.5 cycles a byte less), an odd byte first
+      "4: in %[t], %[spsr]\n\t"
+      "sbrs %[t], %[spif]\n\t"
+      "rjmp 4b\n\t"
+      "in %[b], %[spdr]\n\t"
+      "out %[spdr], %[ff]\n\t"  //
+      SF_OVL_CRC_STEP
+      "dec %[n]\n\t"
+      "breq 3f\n"
+      "2: in %[t], %[spsr]\n\t"
       "sbrs %[t], %[spif]\n\t"
       "rjmp 2b\n\t"
       "in %[b], %[spdr]\n\t"
       "out %[spdr], %[ff]\n\t"  //
       SF_OVL_CRC_STEP
-      "dec %[n]\n\t"
+      "5: in %[t], %[spsr]\n\t"
+      "sbrs %[t], %[spif]\n\t"
+      "rjmp 5b\n\t"
+      "in %[b], %[spdr]\n\t"
+      "out %[spdr], %[ff]\n\t"  //
+      SF_OVL_CRC_STEP
+      "subi %[n], 2\n\t"
       "brne 2b\n"
       "3:"
-      : [c] "+r"(c), [f1] "+r"(f1), [f2] "+r"(f2), [d] "+r"(d), [e] "+d"(e), [n] "+r"(n), [a] "+r"(a),
+      : [c] "+r"(c), [f1] "+r"(f1), [f2] "+r"(f2), [d] "+r"(d), [e] "+d"(e), [n] "+d"(n), [a] "+r"(a),
         [b] "=&r"(b), [t] "=&r"(t)
       : [ff] "r"(ff), [tab] "i"(crc_table), [spsr] "I"(_SFR_IO_ADDR(SPSR)), [spdr] "I"(_SFR_IO_ADDR(SPDR)),
         [spif] "I"(SPIF)
@@ -477,6 +502,7 @@ static void __attribute__((noinline)) pass_a_page(SpiNor &nor, StreamSums &s, ov
 }
 #endif
 
+#if !SPAREFLASH_OVERLAY_BOOTPAGE
 // n bytes of the stream through the Fletcher-16 only (pass B over pages that need no write).
 static void sum_stream(SpiNor &nor, uint16_t n, StreamSums &g) {
   uint8_t f1 = g.f1, f2 = g.f2;
@@ -565,6 +591,74 @@ static sf_status_t program_page(SpiNor &nor, ovl_addr_t pa, uint16_t ram, uint16
   }
   while (q < page_buf + SPM_PAGESIZE) *q++ = 0xFF;
   return sf_flash_program(pa, page_buf, SPM_PAGESIZE);
+}
+#endif
+#endif  // !SPAREFLASH_OVERLAY_BOOTPAGE
+
+#if SPAREFLASH_OVERLAY_BOOTPAGE
+// The boot-section page helper (overlay_bootpage.S): fill + erase + write of one slot page per call, streaming
+// the next page from the NOR chip into the other RAM buffer while the RWW page is erased and written.
+extern "C" uint32_t sf_ovl_bootpage(uint16_t page, const uint8_t *src, uint8_t *dst, uint16_t n_ops, uint16_t sums);
+static uint8_t page_buf2[SPM_PAGESIZE];  // pass B alternates: one page is programmed while the next arrives
+
+// The helper must be there: an image uploaded without its boot section, or a boot section from a build without
+// overlays, has the bootstub (sf_flash_begin checks it) but not the helper, and calling erased flash would run
+// into the application. Its first two instructions (the fence, layout dependent) are compared with the same two
+// assembled here, as backend_bootstub_call.cpp does for the stub.
+static sf_status_t bootpage_present() {
+  const uint8_t *ref;
+  uint16_t at;
+  __asm__("ldi %A0, lo8(1f)\n\t"
+          "ldi %B0, hi8(1f)\n\t"
+          "ldi %A1, lo8(sf_ovl_bootpage)\n\t"
+          "ldi %B1, hi8(sf_ovl_bootpage)\n\t"
+          ".pushsection .progmem.sf_bootpage_ref, \"a\", @progbits\n"
+          "1: cpi r24, lo8(__spareflash_app_end)\n\t"
+          "ldi r26, hi8(__spareflash_app_end)\n\t"
+          ".popsection"
+          : "=d"(ref), "=d"(at));
+  for (uint8_t i = 0; i < 4; i++)
+    if (pgm_read_byte(at + i) != pgm_read_byte(ref + i)) return SF_ERR_NO_BACKEND;
+  return SF_OK;
+}
+
+static sf_status_t boot_page(ovl_addr_t pa, uint8_t *buf, uint8_t *dst, uint8_t n, uint8_t ops, StreamSums &g,
+                             uint8_t &unread) {
+  uint8_t sreg = SREG;
+  cli();  // the vector table is unreadable while the RWW page is busy; an EEPROM write would drop the buffer
+  eeprom_busy_wait();
+  uint32_t r = sf_ovl_bootpage(pa, buf, dst, (uint16_t)(ops << 8) | n, (uint16_t)(g.f2 << 8) | g.f1);
+  SREG = sreg;
+  g.f1 = (uint8_t)r;
+  g.f2 = (uint8_t)(r >> 8);
+  unread = (uint8_t)(r >> 24);
+  return (sf_status_t)(r >> 16);
+}
+
+// n bytes of the stream into dst and through the Fletcher-16 (when no page operation can hide them).
+static void read_into(SpiNor &nor, uint8_t *dst, uint8_t n, StreamSums &g) {
+  uint8_t f1 = g.f1, f2 = g.f2;
+  for (; n; n--) {
+    uint8_t b = nor.readNext();
+    *dst++ = b;
+    f1 += b;
+    f2 += f1;
+  }
+  g.f1 = f1;
+  g.f2 = f2;
+}
+
+// The programmed page read back in full against what was loaded (a page write ANDs, so this also proves the
+// erase before it): ~7.5 cycles a byte, four bytes a round.
+#define SF_OVL_CMP_BYTE "lpm %[t0], Z+\n\tld %[t1], X+\n\tcp %[t0], %[t1]\n\tbrne 2f\n\t"
+static bool __attribute__((noinline)) page_matches(ovl_addr_t pa, const uint8_t *q) {
+  uint8_t n = SPM_PAGESIZE / 4, t0, t1;
+  __asm__ volatile("1: " SF_OVL_CMP_BYTE SF_OVL_CMP_BYTE SF_OVL_CMP_BYTE SF_OVL_CMP_BYTE
+                   "dec %[n]\n\t"
+                   "brne 1b\n"
+                   "2:"
+                   : [n] "+r"(n), [t0] "=&r"(t0), [t1] "=&r"(t1), "+z"(pa), "+x"(q));
+  return n == 0;
 }
 #endif
 
@@ -667,6 +761,111 @@ sf_status_t OverlayManager::loadIntoChecked(uint8_t seg, uint8_t slot) {
 #endif
   // invalidate: the header page goes first (erased and read back), so a cut from here on leaves no valid header
   clear_slot(slot);
+#if SPAREFLASH_OVERLAY_BOOTPAGE
+  // Pass B through the boot-section helper, one call per page: fill + erase + write. On an NRWW page the CPU is
+  // halted during the operations, so the helper fills the page buffer straight from the stream (the fill hides
+  // in the SPI byte time, the bytes are kept in RAM for the read-back). On an RWW page it runs on during them:
+  // there the page is filled from RAM and the next chunk streams into the other buffer during the erase (page
+  // 1's bytes during page 0's erase, page p+1's during page p's, and during the last page the header page's
+  // code bytes, read a third time from the segment's start); the helper reports what it could not read ahead.
+  // Pass B's Fletcher-16 starts from pass A's over the header-page bytes and must end at pass A's total; the
+  // third read must give pass A's header-page sums.
+  uint8_t *cur = page_buf, *nxt = page_buf2, unread;
+  StreamSums g = {0, h1, h2}, hs = {0, 0, 0};
+  uint16_t rest = r.size - head;
+  bool ahead = false, head_in = false;  // cur holds the next page's bytes / page 0's code bytes (at +16)
+  nor.readStart(norAddr_ + r.offset + head);
+  if (!bit_get(blank, 0)) {
+    n = rest < SPM_PAGESIZE ? rest : SPM_PAGESIZE;  // page 1's bytes (0 with a single page)
+    st = boot_page(base, cur, cur, (uint8_t)n, 1 << SF_OVL_BP_ERASE, g, unread);
+    if (st) goto out;
+    erase_count[slot]++;
+    erased_++;
+    if ((fl_rd(base) & fl_rd(base + 1)) != 0xFF) {  // the old magic must be gone first
+      st = SF_ERR_VERIFY;
+      goto out;
+    }
+    if (unread != n) {  // (an RWW page) finish what the erase did not cover
+      read_into(nor, cur + n - unread, unread, g);
+      ahead = true;
+    }
+  }
+  for (uint8_t p = 1; p < pages; p++) {
+    const uint8_t cnt = (uint8_t)(rest < SPM_PAGESIZE ? rest : SPM_PAGESIZE);
+    rest -= cnt;
+    const ovl_addr_t pa = base + (ovl_addr_t)p * SPM_PAGESIZE;
+    if (!bit_get(differ, p)) {
+      if (!ahead) read_into(nor, cur, cnt, g);  // its bytes only go through the checksum
+      ahead = false;
+      continue;
+    }
+    uint8_t ops = 1 << SF_OVL_BP_WRITE;
+    if (!bit_get(blank, p)) ops |= 1 << SF_OVL_BP_ERASE;
+    memset(cur + cnt, 0xFF, SPM_PAGESIZE - cnt);
+    if (ahead) {  // fill from RAM, read the next chunk during the operation
+      uint8_t *d = nxt;
+      StreamSums *ps = &g;
+      n = rest < SPM_PAGESIZE ? rest : SPM_PAGESIZE;
+      if (p == pages - 1) {
+        nor.readEnd();
+        nor.readStart(norAddr_ + r.offset);
+        n = head;
+        d = nxt + SF_OVL_SLOT_HEADER;
+        ps = &hs;
+      }
+      st = boot_page(pa, cur, d, (uint8_t)n, ops, *ps, unread);
+      if (st) break;
+      ahead = unread != n || p == pages - 1;
+      if (ahead) read_into(nor, d + n - unread, unread, *ps);
+    } else {  // fill from the stream
+      st = boot_page(pa, cur, 0, cnt, ops | (1 << SF_OVL_BP_STREAM), g, unread);
+      if (st) break;
+    }
+    if (ops & (1 << SF_OVL_BP_ERASE)) {
+      erase_count[slot]++;
+      erased_++;
+    }
+    written_++;
+    if (!page_matches(pa, cur)) {
+      st = SF_ERR_VERIFY;
+      break;
+    }
+    if (ahead) {
+      uint8_t *t = cur;
+      cur = nxt;
+      nxt = t;
+      head_in = p == pages - 1;
+    }
+  }
+out:
+  nor.readEnd();
+  if (st) return st;
+  const uint8_t sreg = SREG;
+  cli();  // (an EEPROM write by an ISR would drop a page buffer loaded by one call and written by the next)
+  if (!head_in) {  // no RWW operation read them ahead: page 0 is filled straight from a third read
+    make_slot_header(cur, seg, slot, r);
+    memset(cur + SF_OVL_SLOT_HEADER + head, 0xFF, SPM_PAGESIZE - SF_OVL_SLOT_HEADER - head);
+    nor.readStart(norAddr_ + r.offset);
+    st = boot_page(base, cur, 0, (uint8_t)head, (1 << SF_OVL_BP_STREAM) | (1 << SF_OVL_BP_HEAD), hs, unread);
+    nor.readEnd();  // (the page buffer is loaded: the write below happens only after the checks)
+  }
+  // the chip gave other bytes than in pass A (pass B's pages, or the header page's third read)
+  if (!st && (g.f1 != s.f1 || g.f2 != s.f2 || hs.f1 != h1 || hs.f2 != h2)) st = SF_ERR_OVERLAY_CRC;
+  if (!st) {  // the header page last (cur: header + its code bytes): from this write on the slot is valid
+    uint8_t ops = 1 << SF_OVL_BP_WRITE;
+    if (head_in) {
+      make_slot_header(cur, seg, slot, r);
+      memset(cur + SF_OVL_SLOT_HEADER + head, 0xFF, SPM_PAGESIZE - SF_OVL_SLOT_HEADER - head);
+    } else {
+      ops |= 1 << SF_OVL_BP_STREAM;  // with n = 0: the buffer the call above loaded
+    }
+    st = boot_page(base, cur, 0, 0, ops, g, unread);
+  }
+  SREG = sreg;
+  if (st) return st;
+  written_++;
+  if (!page_matches(base, cur)) return SF_ERR_VERIFY;
+#else
   if (!bit_get(blank, 0)) {
     if ((st = erase_page(base))) return st;
     erase_count[slot]++;
@@ -709,6 +908,7 @@ sf_status_t OverlayManager::loadIntoChecked(uint8_t seg, uint8_t slot) {
   memset(page_buf + SF_OVL_SLOT_HEADER + head, 0xFF, SPM_PAGESIZE - SF_OVL_SLOT_HEADER - head);
   if ((st = program_page(nor, base, SPM_PAGESIZE, 0, g))) return st;
   written_++;
+#endif
   set_resident(seg, slot);
   loads_++;
   return SF_OK;

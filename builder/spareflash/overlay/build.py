@@ -48,7 +48,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 LIBRARY_SRC = REPO_ROOT / "library" / "src"
 SEGMENT_PREFIX = ".ovl."
 # the library sources an overlay firmware needs (plus every backend_*: the plan's define selects one)
-LIBRARY_FILES = ("Overlay.cpp", "SpiNor.cpp", "spareflash_flash.cpp")
+LIBRARY_FILES = ("Overlay.cpp", "SpiNor.cpp", "spareflash_flash.cpp", "overlay_bootpage.S")
 MAX_RJMP_SLOT = 4096  # the jump table uses rjmp (+-2K words)
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 
 import pytest
 
+from avrlibc import avr_libc_macros
 from spareflash.chips import CHIPS, get_chip
 from spareflash.cli import main
 from spareflash.errors import SpareFlashError
@@ -15,17 +15,6 @@ from spareflash.errors import SpareFlashError
 pytestmark = pytest.mark.skipif(shutil.which("avr-gcc") is None, reason="avr-gcc not installed (run ./dev setup)")
 
 
-def avr_libc_macros(mcu: str) -> dict[str, str]:
-    out = subprocess.run(
-        ["avr-gcc", f"-mmcu={mcu}", "-E", "-dM", "-x", "c", "-"],
-        input="#include <avr/io.h>\n#include <avr/boot.h>\n", capture_output=True, text=True, check=True,
-    ).stdout
-    macros = {}
-    for line in out.splitlines():
-        parts = line.split(None, 2)
-        if len(parts) == 3 and parts[0] == "#define":
-            macros[parts[1]] = parts[2]
-    return macros
 
 
 def as_int(macros: dict[str, str], text: str) -> int:
@@ -46,7 +35,7 @@ def as_int(macros: dict[str, str], text: str) -> int:
 @pytest.mark.parametrize("name", sorted(CHIPS))
 def test_chip_matches_avr_libc_headers(name: str) -> None:
     chip = CHIPS[name]
-    m = avr_libc_macros(name)
+    m = avr_libc_macros(name, ("avr/io.h", "avr/boot.h"))
     assert as_int(m, m["SPM_PAGESIZE"]) == chip.page_size
     assert as_int(m, m["FLASHEND"]) == chip.flash_end
     assert as_int(m, m["E2END"]) == chip.eeprom_end

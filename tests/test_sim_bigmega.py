@@ -18,11 +18,11 @@ Specification (ATmega640/1280/2560 and ATmega16U4/32U4 datasheets, avr-libc <avr
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from avrlibc import avr_libc_macros, io_address  # noqa: E402 - tests/ helper
 from spareflash.chips import get_chip
 from spareflash.sim import Simulator, registered_devices, run_with_power_cut
 
@@ -36,23 +36,8 @@ OP_CYCLES = 72_000  # 4.5 ms at 16 MHz
 TOLERANCE = 40  # instruction overhead between a marker write and the SPM / poll loop
 
 
-def avr_libc_macros(mcu: str) -> dict[str, str]:
-    out = subprocess.run(["avr-gcc", f"-mmcu={mcu}", "-E", "-dM", "-x", "c", "-"], input="#include <avr/io.h>\n",
-                         capture_output=True, text=True, check=True).stdout
-    macros = {}
-    for line in out.splitlines():
-        m = re.match(r"#define (\w+) (.*)$", line)
-        if m:
-            macros[m.group(1)] = m.group(2).strip()
-    return macros
 
 
-def io_address(macros: dict[str, str], name: str) -> int:
-    """The I/O address (data address - 0x20) avr-libc gives a register, in I/O or extended I/O space."""
-    m = re.match(r"_SFR_(IO|MEM)(?:8|16) ?\((0[xX][0-9A-Fa-f]+)\)", macros[name])
-    assert m, f"{name} is not a register in avr-libc: {macros[name]}"
-    addr = int(m.group(2), 16)
-    return addr if m.group(1) == "IO" else addr - 0x20
 
 
 def c_int(text: str) -> int:

@@ -17,12 +17,11 @@ Specification (ATtiny25/45/85 and ATtiny24/44/84 datasheets, avr-libc <avr/iotnx
 
 from __future__ import annotations
 
-import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from avrlibc import avr_libc_macros, io_address  # noqa: E402 - tests/ helper
 from spareflash.chips import Chip, get_chip
 from spareflash.sim import Simulator, registered_devices, run_with_power_cut
 
@@ -33,21 +32,8 @@ FREQ = 8_000_000
 TINY = ["attiny85", "attiny45", "attiny25", "attiny84"]
 
 
-def avr_libc_macros(mcu: str) -> dict[str, str]:
-    out = subprocess.run(["avr-gcc", f"-mmcu={mcu}", "-E", "-dM", "-x", "c", "-"], input="#include <avr/io.h>\n",
-                         capture_output=True, text=True, check=True).stdout
-    macros = {}
-    for line in out.splitlines():
-        m = re.match(r"#define (\w+) (.*)$", line)
-        if m:
-            macros[m.group(1)] = m.group(2).strip()
-    return macros
 
 
-def io_address(macros: dict[str, str], name: str) -> int:
-    m = re.match(r"_SFR_IO(?:8|16) ?\((0x[0-9A-Fa-f]+)\)", macros[name])
-    assert m, f"{name} is not an I/O register in avr-libc: {macros[name]}"
-    return int(m.group(1), 16)
 
 
 @pytest.fixture(scope="module", params=TINY)

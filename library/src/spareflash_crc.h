@@ -1,10 +1,11 @@
 // Checks of docs/storage-format.md "CRCs":
 // * page headers: CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, MSB first); on AVR avr-libc's
 //   _crc_xmodem_update (about 20 cycles a byte, no table in flash).
-// * records: 2 check bytes, a CRC-8 (poly 0x07, init 0xFF, MSB first: avr-libc's _crc8_ccitt_update) then a
-//   Berger byte, the count of 0-bits in the body and the CRC-8 byte (mod 256). A torn write leaves only bits at
-//   1 that should have become 0: it lowers the body's real 0-count and can only raise the stored count, so a
-//   torn record never passes (while the covered bytes hold <= 255 zero bits); garbage passes with p ~ 2^-16.
+// * records: 2 check bytes, a CRC-8 (poly 0x07, init 0xFF, MSB first: avr-libc's _crc8_ccitt_update, computed
+//   here a nibble at a time from a table) then a Berger byte, the count of 0-bits in the body and the CRC-8 byte
+//   (mod 256). A torn write leaves only bits at 1 that should have become 0: it lowers the body's real 0-count
+//   and can only raise the stored count, so a torn record never passes (while the covered bytes hold <= 255
+//   zero bits); garbage passes with p ~ 2^-16.
 #ifndef SPAREFLASH_CRC_H
 #define SPAREFLASH_CRC_H
 

@@ -19,7 +19,8 @@ baseline measured in the same run:
 * 16-byte struct: BENCH_REPS puts of a 16-byte struct whose every byte changes, FlashStorage.put vs Arduino's
   EEPROM.put of the same struct, interleaved in the same firmware run (means of the cycles between markers; the
   EEPROM's window lasts until its last byte write has completed, which the next flash put would otherwise wait
-  for). `struct16_speedup_vs_eeprom` is the mean over all struct puts (erases and GC copies amortised);
+  for). `struct16_speedup_vs_eeprom` is the mean over all struct puts (erases and garbage collection amortised; this
+  workload makes no GC copies, its GC cost is the CPU of the liveness tests, docs/storage-format.md 5.9);
   `struct16_speedup_typical` the mean over the puts that did one page write and nothing else.
 * begin() and the worst get() on a full region of 1, 2, 4, 8 and 16 KB: the model fills each region with the same
   workload (two passes round the ring: every page in use, GC in steady state), the image is put into the firmware's

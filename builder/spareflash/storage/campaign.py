@@ -127,13 +127,44 @@ def power_cut_campaign(seed: int, cut_points: int, *, page_size: int = 64, pages
     return res
 
 
-def _live_locations(store: StorageModel, keys: int) -> dict[int, tuple[int, int]]:
-    out = {}
-    for key in range(keys):
-        loc = store.latest(key)
-        if loc and store.b(loc[0], loc[1] + 1):
-            out[key] = loc
-    return out
+def value_dependencies(store: StorageModel, key: int) -> set[int]:
+    """Region offsets the current value of `key` depends on: its page header and the page's first record (should
+    the newer pages be lost, a page becomes the head only if its first record is intact: store.first_ok), the
+    key/len bytes walked to reach its record, and the record itself. A corruption that touches none of them must
+    leave the value readable."""
+    loc = store.latest(key)
+    if loc is None:
+        raise ValueError(f"key {key} has no record")
+    p, o = loc
+    base = p * store.P
+    deps = set(range(base, base + HDR + store.rec_size(p, HDR)))
+    w = HDR
+    while w < o:
+        deps.update((base + w, base + w + 1))
+        w += store.rec_size(p, w)
+    deps.update(range(base + o, base + o + store.rec_size(p, o)))
+    return deps
+
+
+CORRUPTION_KINDS = ("bytes", "bits", "page", "page-header-kept")
+
+
+def corrupt(data: bytearray, rng: random.Random, page_size: int, max_hits: int) -> tuple[str, set[int]]:
+    """Hit a region with one kind of damage: 1..max_hits random bytes, 1..max_hits bit flips, or a page of random
+    bytes (with or without its header). Returns the kind and the offsets touched."""
+    touched: set[int] = set()
+    kind = rng.choice(CORRUPTION_KINDS)
+    if kind in ("bytes", "bits"):
+        for _ in range(rng.randint(1, max_hits)):
+            a = rng.randrange(len(data))
+            data[a] = rng.randrange(256) if kind == "bytes" else data[a] ^ (1 << rng.randrange(8))
+            touched.add(a)
+    else:
+        p = rng.randrange(len(data) // page_size)
+        for i in range(HDR if kind == "page-header-kept" else 0, page_size):
+            data[p * page_size + i] = rng.randrange(256)
+            touched.add(p * page_size + i)
+    return kind, touched
 
 
 def corruption_campaign(seed: int, cases: int, *, page_size: int = 64, pages: int = 8, keys: int = 8
@@ -150,38 +181,8 @@ def corruption_campaign(seed: int, cases: int, *, page_size: int = 64, pages: in
             else:
                 store.remove(k)
         values = {k: v for k in range(keys) if (v := store.get(k)[1]) is not None}
-        locs = _live_locations(store, keys)
-        # which bytes each value depends on: its page header, the key/len bytes walked to reach it, itself
-        deps: dict[int, set[int]] = {}
-        for key, (p, o) in locs.items():
-            base = p * page_size
-            # its page header, and the page's first record: should the newer pages be lost, a page becomes the
-            # head only if its first record is intact (store.first_ok)
-            d = set(range(base, base + HDR + store.rec_size(p, HDR)))
-            w = HDR
-            while w < o:
-                d.update((base + w, base + w + 1))
-                w += store.rec_size(p, w)
-            d.update(range(base + o, base + o + store.rec_size(p, o)))
-            deps[key] = d
-        touched: set[int] = set()
-        kind = rng.choice(("bytes", "bits", "page", "page-header-kept"))
-        if kind == "bytes":
-            for _ in range(rng.randint(1, 8)):
-                a = rng.randrange(len(flash.data))
-                flash.data[a] = rng.randrange(256)
-                touched.add(a)
-        elif kind == "bits":
-            for _ in range(rng.randint(1, 8)):
-                a = rng.randrange(len(flash.data))
-                flash.data[a] ^= 1 << rng.randrange(8)
-                touched.add(a)
-        else:
-            p = rng.randrange(pages)
-            start = HDR if kind == "page-header-kept" else 0
-            for i in range(start, page_size):
-                flash.data[p * page_size + i] = rng.randrange(256)
-                touched.add(p * page_size + i)
+        deps = {key: value_dependencies(store, key) for key in values}
+        kind, touched = corrupt(flash.data, rng, page_size, max_hits=8)
         res.checks += 1
         before = bytes(flash.data)
         try:

@@ -640,8 +640,9 @@ class CorruptionCase:
 def corruption_case(fw: DriverFirmware, rng: random.Random, keys: int = 8) -> CorruptionCase:
     """A region written by the model (random puts/removes), then hit by random bytes, bit flips or a garbage page
     (as spareflash.storage.campaign.corruption_campaign does on the model alone)."""
+    from .campaign import corrupt, value_dependencies
     from .flash import FlashEmu
-    from .store import HDR, StorageModel
+    from .store import StorageModel
 
     P, N = fw.page_size, fw.storage_pages
     flash = FlashEmu(P, N)
@@ -653,33 +654,9 @@ def corruption_case(fw: DriverFirmware, rng: random.Random, keys: int = 8) -> Co
         else:
             store.remove(k)
     values = {k: v for k in range(keys) if (v := store.get(k)[1]) is not None}
-    deps: dict[int, set[int]] = {}
-    for key in values:
-        loc = store.latest(key)
-        assert loc is not None
-        p, o = loc
-        base = p * P
-        # header and first record of its page (a page becomes the head only if its first record is intact)
-        d = set(range(base, base + HDR + store.rec_size(p, HDR)))
-        w = HDR
-        while w < o:
-            d.update((base + w, base + w + 1))
-            w += store.rec_size(p, w)
-        d.update(range(base + o, base + o + store.rec_size(p, o)))
-        deps[key] = d
+    deps = {key: value_dependencies(store, key) for key in values}
     data = flash.data
-    touched: set[int] = set()
-    kind = rng.choice(("bytes", "bits", "page", "page-header-kept"))
-    if kind in ("bytes", "bits"):
-        for _ in range(rng.randint(1, 10)):
-            a = rng.randrange(len(data))
-            data[a] = rng.randrange(256) if kind == "bytes" else data[a] ^ (1 << rng.randrange(8))
-            touched.add(a)
-    else:
-        p = rng.randrange(N)
-        for i in range(HDR if kind == "page-header-kept" else 0, P):
-            data[p * P + i] = rng.randrange(256)
-            touched.add(p * P + i)
+    kind, touched = corrupt(data, rng, P, max_hits=10)
     return CorruptionCase(kind, bytes(data), values, {k for k in values if not deps[k] & touched})
 
 

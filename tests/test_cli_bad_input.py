@@ -1,0 +1,213 @@
+"""Bad input on the command line: every sub-command, every file or value it reads.
+
+The rule (DEVELOPERS.md: "bad input gets a clear one-line error and loses nothing; a crash, hang or traceback is a
+bug"), checked for each row of the table below:
+  * the exit code is 2 (argparse usage errors too), or the command's documented code;
+  * stderr is exactly one line, it starts with "spareflash" and names what is wrong (the row's `words`);
+  * no "Traceback" on stdout or stderr;
+  * it returns within 60 s (an alarm fails the case instead of hanging the suite);
+  * no file in the working directory is written, created or touched (outputs such as --flash-out, the NOR image,
+    platform.local.txt, a build folder).
+
+Each case runs `spareflash.cli.main` in this process, in a fresh directory holding the inputs `make_inputs` writes
+(no toolchain, no simulator run: the errors come before either is needed). `verify`'s own rules on real firmware
+are in tests/test_verify_mutations.py and not repeated here.
+"""
+
+from __future__ import annotations
+
+import signal
+import struct
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from spareflash.chips import get_chip
+from spareflash.cli import main
+from spareflash.overlay.format import HEADER_SIZE, SLOT_HEADER_SIZE, OverlayImage, Variant, crc32, pack
+from spareflash.verify import to_hex
+
+M328 = ["--mcu", "atmega328p"]
+TIMEOUT_S = 60
+
+
+@dataclass(frozen=True)
+class Bad:
+    """`spareflash ARGV` must fail by the rule, with `words` in its one error line."""
+
+    argv: tuple[str, ...]
+    words: str
+    code: int = 2
+
+
+def bad(*argv: str, words: str, code: int = 2) -> Bad:
+    return Bad(tuple(argv), words, code)
+
+
+# ---- the inputs (small files written into each case's directory) -----------------------------------------------
+def _record(addr: int, data: bytes, rtype: int = 0) -> str:
+    body = bytes([len(data), addr >> 8, addr & 0xFF, rtype]) + data
+    return ":" + (body + bytes([-sum(body) & 0xFF])).hex().upper()
+
+
+# a firmware the simulator can load: `rjmp .` at the reset vector, then erased flash
+GOOD_HEX_LINES = to_hex(b"\xff\xcf" + bytes(range(64)), 0).splitlines()
+
+
+def _overlay_image() -> bytes:
+    chip = get_chip("atmega328p")
+    slot_size, start = 512, 0x7A00
+    variants = [Variant(s, k, bytes([s * 16 + k]) * 40, start + k * slot_size + SLOT_HEADER_SIZE, 1)
+                for s in range(2) for k in range(2)]
+    return pack(OverlayImage(chip.signature, chip.page_size, 2, slot_size, start, 0x12345678, 2, variants))
+
+
+def _with_header_field(image: bytes, offset: int, fmt: str, value: int) -> bytes:
+    """`image` with one header field changed and the header CRC made valid again (only later checks can object)."""
+    out = bytearray(image)
+    struct.pack_into(fmt, out, offset, value)
+    struct.pack_into("<I", out, HEADER_SIZE - 4, crc32(bytes(out[:HEADER_SIZE - 4])))
+    return bytes(out)
+
+
+def make_inputs(d: Path) -> None:
+    good = GOOD_HEX_LINES
+    text = {
+        "good.hex": "\n".join(good) + "\n",
+        "empty.hex": "",
+        "truncated.hex": "\n".join(good[:-1]) + "\n",  # no end-of-file record
+        "bad-checksum.hex": "\n".join([good[0][:-2] + f"{(int(good[0][-2:], 16) + 1) & 0xFF:02X}", *good[1:]]) + "\n",
+        "non-hex.hex": "\n".join([good[0][:9] + "G" + good[0][10:], *good[1:]]) + "\n",
+        "record-type.hex": "\n".join([_record(0, b"\0\0", 7), *good]) + "\n",
+        "beyond-flash.hex": "\n".join([*good[:-1], _record(0, b"\x00\x01", 4), _record(0, b"\x12\x34"), good[-1]])
+        + "\n",  # 0x10000: past the ATmega328P's 32 KB
+        "overlap.hex": "\n".join([*good[:-1], _record(0, b"\x12\x34\x56\x78"), good[-1]]) + "\n",
+        "afile": "a regular file\n",
+    }
+    for name, content in text.items():
+        (d / name).write_text(content)
+    rnd = bytes((i * 1103515245 + 12345) >> 7 & 0xFF for i in range(4096))  # deterministic garbage
+    ovl = _overlay_image()
+    binary = {
+        "empty.bin": b"",
+        "random.bin": rnd,
+        "random.elf": rnd,
+        "random.hex": rnd,
+        # an AVR ELF header (EM_AVR = 83) whose section table lies past the end of the file
+        "truncated.elf": b"\x7fELF\x01\x01\x01" + bytes(9) + struct.pack("<HHIIIIIHHHHHH", 2, 83, 1, 0, 0, 0x10000,
+                                                                         0, 52, 32, 0, 40, 8, 7),
+        "overlays.bin": ovl,
+        "overlays-truncated.bin": ovl[: len(ovl) // 2],
+        "overlays-header-only.bin": ovl[:20],
+        # a valid header (CRC and all) announcing 60000 entry records the file does not have
+        "overlays-entries-past-end.bin": _with_header_field(ovl, 28, "<H", 60000),
+        "overlays-page-zero.bin": _with_header_field(ovl, 12, "<H", 0),
+    }
+    for name, content in binary.items():
+        (d / name).write_bytes(content)
+    (d / "adir").mkdir()
+
+
+# ---- the table ---------------------------------------------------------------------------------------------------
+CASES: dict[str, Bad] = {
+    # -- argparse: a usage error is one line too, and names the option
+    "no such command: exit 2, lists the commands": bad("nonsense", words="invalid choice: 'nonsense'"),
+    "sim without --mcu: names the missing option": bad("sim", "good.hex", words="required: --mcu"),
+    "verify --storage x: not a number": bad("verify", "good.hex", *M328, "--storage", "x",
+                                            words="--storage: 'x' is not a number"),
+    "verify --overlay-slots 3: not N:BYTES": bad("verify", "good.hex", *M328, "--overlay-slots", "3",
+                                                 words="'3' is not N:BYTES"),
+    "verify --overlay-slots 3: (no size): not N:BYTES": bad("verify", "good.hex", *M328, "--overlay-slots", "3:",
+                                                            words="--overlay-slots"),
+    "verify --overlay-slots x:256: not a number": bad("verify", "good.hex", *M328, "--overlay-slots", "x:256",
+                                                      words="'x' is not a number"),
+    "bench of an unknown topic": bad("bench", "nonsense", words="invalid choice: 'nonsense'"),
+    "campaign --cuts x: not a number": bad("campaign", "storage", "--cuts", "x", words="--cuts"),
+    "sim --cycles x: not a number": bad("sim", "good.hex", *M328, "--cycles", "x", words="not a number: x"),
+    "overlay policy --slots x: not a number": bad("overlay", "policy", "--slots", "x", words="--slots"),
+    # -- overlay info: the image is checked the way the firmware checks it
+    "overlay info of a missing file": bad("overlay", "info", "missing.bin", words="cannot read missing.bin"),
+    "overlay info of a directory": bad("overlay", "info", "adir", words="Is a directory"),
+    "overlay info of a path under a regular file": bad("overlay", "info", "afile/x", words="Not a directory"),
+    "overlay info of an empty file": bad("overlay", "info", "empty.bin", words="truncated: 0 bytes"),
+    "overlay info of random bytes": bad("overlay", "info", "random.bin", words="magic: not an overlays.bin"),
+    "overlay info of a truncated overlays.bin": bad("overlay", "info", "overlays-truncated.bin",
+                                                    words="truncated: header says"),
+    "overlay info of a 20-byte overlays.bin": bad("overlay", "info", "overlays-header-only.bin",
+                                                  words="truncated: 20 bytes"),
+    "overlay info of an entry table past the end of the file": bad("overlay", "info", "overlays-entries-past-end.bin",
+                                                                   words="truncated: the entry table"),
+    "overlay info of a header with page size 0": bad("overlay", "info", "overlays-page-zero.bin",
+                                                     words="slot-geometry"),
+    "overlay info --mac-key zz: not hex": bad("overlay", "info", "overlays.bin", "--mac-key", "zz",
+                                              words="mac-key: not hexadecimal"),
+    "overlay info --mac-key of 1 byte": bad("overlay", "info", "overlays.bin", "--mac-key", "00",
+                                            words="need 16 bytes"),
+}
+
+
+# ---- the rule ----------------------------------------------------------------------------------------------------
+class Hang(Exception):
+    pass
+
+
+def _alarm(signum: int, frame: object) -> None:
+    raise Hang(f"no answer within {TIMEOUT_S} s")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    make_inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(TIMEOUT_S)
+    try:
+        yield tmp_path
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def snapshot(d: Path) -> dict[str, tuple[bool, int, int]]:
+    return {str(p.relative_to(d)): (p.is_dir(), p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(d.rglob("*"))}
+
+
+def run(argv: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse's way out
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_rejected(case: Bad, d: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = snapshot(d)
+    t0 = time.monotonic()
+    code, out, err = run(case.argv, capsys)
+    assert time.monotonic() - t0 < TIMEOUT_S
+    assert "Traceback" not in out + err
+    lines = err.splitlines()
+    assert len(lines) == 1, f"want one error line, got:\n{err}"
+    assert lines[0].startswith("spareflash"), lines[0]
+    assert case.words in lines[0], f"{case.words!r} not in {lines[0]!r}"
+    assert code == case.code, f"exit {code}: {lines[0]}"
+    assert snapshot(d) == before, "an error must not write, create or touch any file"
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(name: str, workdir: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert_rejected(CASES[name], workdir, capsys)
+
+
+def test_the_inputs_are_what_they_claim() -> None:
+    """The good inputs are good (so a bad one fails for its own reason)."""
+    from spareflash.image import parse_hex
+    from spareflash.overlay.format import unpack
+
+    assert parse_hex(("\n".join(GOOD_HEX_LINES) + "\n").encode(), Path("good.hex")).chunks[0].data[:2] == b"\xff\xcf"
+    assert unpack(_overlay_image()).segment_count == 2

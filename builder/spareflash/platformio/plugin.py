@@ -74,6 +74,8 @@ def parse_slots(text: str) -> tuple[int, int]:
     count, sep, size = text.partition(":")
     if not sep or not count.strip().isdigit():
         raise PioOptionError(f"{OPTION_PREFIX}overlay_slots: '{text}' should be COUNT:SLOT_BYTES, e.g. 2:1024")
+    if int(count) < 1:
+        raise PioOptionError(f"{OPTION_PREFIX}overlay_slots: '{text}' asks for 0 slots; write 0 for none")
     return int(count), parse_size(size, "overlay_slots")
 
 

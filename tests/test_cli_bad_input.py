@@ -25,6 +25,7 @@ from typing import Iterator
 
 import pytest
 
+from spareflash.arduino import BEGIN_MARK
 from spareflash.chips import get_chip
 from spareflash.cli import main
 from spareflash.overlay.format import HEADER_SIZE, SLOT_HEADER_SIZE, OverlayImage, Variant, crc32, pack
@@ -109,6 +110,13 @@ def make_inputs(d: Path) -> None:
     for name, content in binary.items():
         (d / name).write_bytes(content)
     (d / "adir").mkdir()
+    (d / "src").mkdir()
+    (d / "src" / "app.c").write_text("int main(void) { return 0; }\n")  # never compiled: the options fail first
+    for name in ("broken-platform", "dir-platform"):
+        (d / name).mkdir()
+        (d / name / "platform.txt").write_text("name=Test AVR\n")
+    (d / "broken-platform" / "boards.local.txt").write_text(f"{BEGIN_MARK}\nuno.menu.x=1\n")  # no end marker
+    (d / "dir-platform" / "boards.local.txt").mkdir()
 
 
 # ---- the table ---------------------------------------------------------------------------------------------------
@@ -244,6 +252,84 @@ CASES: dict[str, Bad] = {
                                            words="do not fit ATmega328P's 32768-byte flash"),
     "sim --spi-flash a directory": bad("sim", "good.hex", *M328, "--spi-flash", "adir",
                                        words="cannot read SPI flash image adir"),
+    # -- overlay build / policy / upload: checked before anything is compiled or written
+    "overlay policy --slots 0 (was: a ValueError traceback)": bad("overlay", "policy", "--slots", "0",
+                                                                  words="--slots must be at least 1"),
+    "overlay policy --slots -1 (was: a ValueError traceback)": bad("overlay", "policy", "--slots", "-1",
+                                                                   words="--slots must be at least 1"),
+    "overlay build of a missing source": bad("overlay", "build", "missing.c", "-o", "out", words="does not exist"),
+    "overlay build of a .hex as a source (was: a FileNotFoundError traceback)": bad(
+        "overlay", "build", "good.hex", "-o", "out", words="good.hex is not a .c, .cpp, .S file"),
+    "overlay build of a folder without sources (was: compiled the library, wrote out/)": bad(
+        "overlay", "build", "adir", "-o", "out", words="adir holds no .c, .cpp, .S files"),
+    "overlay build -o a regular file (was: a FileExistsError traceback)": bad(
+        "overlay", "build", "src", "-o", "afile", words="cannot use afile as the build folder"),
+    "overlay build -o under a regular file (was: a NotADirectoryError traceback)": bad(
+        "overlay", "build", "src", "-o", "afile/x", words="cannot use afile/x as the build folder"),
+    "overlay build --slots -1": bad("overlay", "build", "src", "--slots", "-1", "-o", "out",
+                                    words="slot count -1 is negative"),
+    "overlay build --slots 0": bad("overlay", "build", "src", "--slots", "0", "-o", "out",
+                                   words="reserves no overlay slots"),
+    "overlay build --slot-bytes 100: not a page multiple": bad("overlay", "build", "src", "--slot-bytes", "100", "-o",
+                                                               "out", words="region-alignment"),
+    "overlay build --slot-bytes 65536: larger than the flash": bad("overlay", "build", "src", "--slot-bytes", "65536",
+                                                                   "-o", "out", words="region-fit"),
+    "overlay build --mcu nonsense": bad("overlay", "build", "src", "--mcu", "nonsense", "-o", "out",
+                                        words="unknown MCU"),
+    "overlay build --mac-key zz": bad("overlay", "build", "src", "--mac-key", "zz", "-o", "out", words="mac-key"),
+    "overlay upload of a missing image": bad("overlay", "upload", "missing.bin", "--port", "/nonexistent/tty",
+                                             words="cannot read missing.bin"),
+    "overlay upload of random bytes": bad("overlay", "upload", "random.bin", "--port", "loop://",
+                                          words="magic: not an overlays.bin"),
+    "overlay upload to a port that does not exist": bad("overlay", "upload", "overlays.bin", "--port",
+                                                        "/nonexistent/tty", words="cannot open /nonexistent/tty"),
+    "overlay upload --nor-addr not at a sector": bad("overlay", "upload", "overlays.bin", "--port", "loop://",
+                                                     "--nor-addr", "123", words="not at a 4 KB sector boundary"),
+    # -- arduino: install/uninstall edit all or nothing; the hook fails with one line
+    "arduino install --platform-dir missing": bad("arduino", "install", "--platform-dir", "missing",
+                                                  words="missing is not an Arduino platform folder"),
+    "arduino install --platform-dir a regular file": bad("arduino", "install", "--platform-dir", "afile",
+                                                         words="not an Arduino platform folder"),
+    "arduino install over a broken boards.local.txt (was: wrote platform.local.txt first)": bad(
+        "arduino", "install", "--platform-dir", "broken-platform", words="has no end marker"),
+    "arduino install over a boards.local.txt that is a folder (was: an IsADirectoryError traceback)": bad(
+        "arduino", "install", "--platform-dir", "dir-platform", words="is not a regular file"),
+    "arduino uninstall --platform-dir missing (was: exit 0, 'no hook')": bad(
+        "arduino", "uninstall", "--platform-dir", "missing", words="not an Arduino platform folder"),
+    "arduino uninstall over a broken boards.local.txt": bad("arduino", "uninstall", "--platform-dir",
+                                                            "broken-platform", words="has no end marker"),
+    "arduino package --out a regular file (was: a FileExistsError traceback)": bad(
+        "arduino", "package", "--out", "afile", words="cannot use afile as the output folder"),
+    "arduino package --out under a regular file (was: a NotADirectoryError traceback)": bad(
+        "arduino", "package", "--out", "afile/x", words="cannot use afile/x as the output folder"),
+    "arduino hook --elf missing (was: three error lines)": bad(
+        "arduino", "hook", "--build-mcu", "atmega328p", *M328, "--elf", "missing.elf",
+        words="missing.elf: no such file"),
+    "arduino hook --elf a HEX with a bad checksum: names the line": bad(
+        "arduino", "hook", "--build-mcu", "atmega328p", *M328, "--elf", "bad-checksum.hex",
+        words="line 1: bad checksum"),
+    "arduino hook --fuse-object under a regular file (was: a FileExistsError traceback)": bad(
+        "arduino", "hook", "--build-mcu", "atmega328p", *M328, "--fuse-object", "afile/x.o", words="cannot write"),
+    "arduino hook --fuse-object a folder (was: wrote adir.c)": bad(
+        "arduino", "hook", "--build-mcu", "atmega328p", *M328, "--fuse-object", "adir",
+        words="adir exists and is not a file"),
+    "arduino hook planned for another MCU": bad("arduino", "hook", "--build-mcu", "atmega2560", *M328,
+                                                words="planned for atmega328p but this board builds for atmega2560"),
+    "arduino hook --storage 100": bad("arduino", "hook", "--build-mcu", "atmega328p", *M328, "--storage", "100",
+                                      words="region-alignment"),
+    # -- build, demo, campaign: checked before compiling or simulating
+    "build of a missing sketch folder": bad("build", "missing", words="does not exist"),
+    "build of a folder without its .ino": bad("build", "adir", words="has no adir.ino"),
+    "build --board nonsense": bad("build", "adir", "--board", "nonsense", words="unknown board 'nonsense'"),
+    "demo --boots 0 (was: an AssertionError traceback after building)": bad("demo", "--boots", "0",
+                                                                            words="--boots must be at least 1"),
+    "demo --boots -1 (was: an AssertionError traceback after building)": bad("demo", "--boots", "-1",
+                                                                             words="--boots must be at least 1"),
+    "demo --cycles 0 (was: exit 3 after building)": bad("demo", "--cycles", "0", words="--cycles must be positive"),
+    "demo --example that does not exist": bad("demo", "--example", "Nope", words="no example 'Nope'"),
+    "demo --board nonsense": bad("demo", "--board", "nonsense", words="unknown board"),
+    "campaign --cuts -1": bad("campaign", "storage", "--cuts", "-1", words="--cuts must not be negative"),
+    "campaign --jobs 0": bad("campaign", "storage", "--jobs", "0", words="--jobs must be at least 1"),
 }
 
 
@@ -309,3 +395,62 @@ def test_the_inputs_are_what_they_claim() -> None:
 
     assert parse_hex(("\n".join(GOOD_HEX_LINES) + "\n").encode(), Path("good.hex")).chunks[0].data[:2] == b"\xff\xcf"
     assert unpack(_overlay_image()).segment_count == 2
+
+
+# ---- platformio.ini: custom_spareflash_* values and the seed file, as the plugin reads them -----------------------
+# `apply` turns a SpareFlashError from these into "Error: SpareFlash: <message>" and env.Exit(1); here the same
+# functions are called without PlatformIO (real `pio run` failures are in test_pio_build.py / test_pio_seed.py).
+PIO_CASES: dict[str, tuple[dict[str, str], str]] = {
+    "storage -128": ({"custom_spareflash_storage": "-128"}, "custom_spareflash_storage: '-128' is not a size"),
+    "storage four": ({"custom_spareflash_storage": "four"}, "custom_spareflash_storage: 'four' is not a size"),
+    "storage 100: not a page multiple": ({"custom_spareflash_storage": "100"}, "region-alignment"),
+    "storage 64K: larger than the flash": ({"custom_spareflash_storage": "64K"}, "region-fit"),
+    "log 0x: not a number": ({"custom_spareflash_log": "0x"}, "custom_spareflash_log: '0x' is not a size"),
+    "overlay_slots 3": ({"custom_spareflash_overlay_slots": "3"}, "should be COUNT:SLOT_BYTES"),
+    "overlay_slots 3:": ({"custom_spareflash_overlay_slots": "3:"}, "overlay_slots: '' is not a size"),
+    "overlay_slots x:256": ({"custom_spareflash_overlay_slots": "x:256"}, "should be COUNT:SLOT_BYTES"),
+    "overlay_slots 0:256 (was: accepted as no slots)": ({"custom_spareflash_overlay_slots": "0:256"},
+                                                         "asks for 0 slots"),
+    "overlay_slots 3:-1": ({"custom_spareflash_overlay_slots": "3:-1"}, "'-1' is not a size"),
+    "overlay_slots 3:100": ({"custom_spareflash_overlay_slots": "3:100"}, "region-alignment"),
+    "backend nonsense": ({"custom_spareflash_backend": "nonsense"}, "unknown backend 'nonsense'"),
+    "enable maybe": ({"custom_spareflash_enable": "maybe"}, "custom_spareflash_enable: 'maybe'"),
+}
+
+
+@pytest.mark.parametrize("name", list(PIO_CASES))
+def test_a_bad_platformio_option_is_one_line_naming_it(name: str, tmp_path: Path) -> None:
+    from spareflash.errors import SpareFlashError
+    from spareflash.plan import plan
+    from spareflash.platformio.plugin import read_options
+
+    options, words = PIO_CASES[name]
+    with pytest.raises(SpareFlashError) as exc:
+        plan(read_options(options.get, "atmega328p", "uno", tmp_path).config)  # what apply() does first
+    assert words in str(exc.value) and "\n" not in str(exc.value)
+
+
+SEED_CASES: dict[str, tuple[str, str]] = {
+    "a key given twice, literally (was: the first value silently dropped)": ('{"1": 5, "1": 6}',
+                                                                             "key '1' is given twice"),
+    "a key given twice inside a typed value": ('{"1": {"uint8": 1, "uint8": 2}}', "key 'uint8' is given twice"),
+    "JSON nested too deeply for the parser (was: a RecursionError traceback)": ("[" * 100_000 + "]" * 100_000,
+                                                                                "nested too deeply"),
+    "a JSON syntax error": ('{"1": 5,', "not JSON"),
+    "a key that is not an int": ('{"1.5": 5}', "key '1.5' is not a number"),
+    "a value too long for a record": ('{"1": "' + "00" * 33 + '"}', "key 1"),
+}
+
+
+@pytest.mark.parametrize("name", list(SEED_CASES))
+def test_a_bad_seed_file_is_one_line(name: str, tmp_path: Path) -> None:
+    from spareflash.errors import SpareFlashError
+    from spareflash.plan import PlanConfig, plan
+    from spareflash.platformio.plugin import load_seed, seed_image
+
+    text, words = SEED_CASES[name]
+    path = tmp_path / "values.json"
+    path.write_text(text)
+    with pytest.raises(SpareFlashError) as exc:
+        seed_image(plan(PlanConfig("atmega328p", board="uno")), load_seed(path))
+    assert words in str(exc.value) and "\n" not in str(exc.value)

@@ -454,3 +454,20 @@ def test_a_bad_seed_file_is_one_line(name: str, tmp_path: Path) -> None:
     with pytest.raises(SpareFlashError) as exc:
         seed_image(plan(PlanConfig("atmega328p", board="uno")), load_seed(path))
     assert words in str(exc.value) and "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("name", ["dump of an empty HEX (was: a ValueError traceback)",
+                                  "verify --overlay-slots 3: not N:BYTES"])
+def test_a_real_process_gives_the_same_one_line(name: str, workdir: Path) -> None:
+    """The in-process runs above stand for the installed command: the same one line and exit code from a process."""
+    import subprocess
+    import sys
+
+    case = CASES[name]
+    before = snapshot(workdir)
+    proc = subprocess.run([sys.executable, "-m", "spareflash.cli", *case.argv], capture_output=True, text=True,
+                          cwd=workdir, timeout=TIMEOUT_S)
+    assert proc.returncode == case.code
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and case.words in proc.stderr
+    assert snapshot(workdir) == before

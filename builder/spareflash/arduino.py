@@ -199,6 +199,22 @@ def boards_local_block(platform_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def _check_editable(path: Path) -> None:
+    """install/uninstall edit `path` only if it is absent or a UTF-8 text file whose SpareFlash block (if any) is
+    whole; otherwise they stop with one line before touching any file."""
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise SpareFlashError(f"{path} is not a regular file")
+    try:
+        text = path.read_bytes().decode()
+    except UnicodeDecodeError:
+        raise SpareFlashError(f"{path} is not UTF-8 text; fix or remove it by hand") from None
+    start = text.find(BEGIN_MARK)
+    if start >= 0 and text.find("\n" + END_MARK + "\n", start) < 0:
+        raise SpareFlashError(f"{path}: the SpareFlash block has no end marker; remove it by hand")
+
+
 def add_block(path: Path, body: str) -> None:
     """Append `body` between the markers (replacing an earlier SpareFlash block), remembering how to undo it."""
     remove_block(path)
@@ -240,8 +256,11 @@ def install(platform_dir: Path | None = None) -> Path:
         raise SpareFlashError(f"{pdir} is not an Arduino platform folder (no platform.txt)")
     try:
         boards = boards_local_block(pdir)
-        add_block(pdir / "platform.local.txt", platform_local_block())
-        add_block(pdir / "boards.local.txt", boards)
+        targets = (pdir / "platform.local.txt", pdir / "boards.local.txt")
+        for target in targets:  # both files are checked before either is written: all or nothing
+            _check_editable(target)
+        add_block(targets[0], platform_local_block())
+        add_block(targets[1], boards)
     except PermissionError as exc:
         raise SpareFlashError(f"cannot write to {pdir}: permission denied (run as root or pass --platform-dir)") \
             from exc
@@ -250,7 +269,11 @@ def install(platform_dir: Path | None = None) -> Path:
 
 def uninstall(platform_dir: Path | None = None) -> tuple[Path, bool]:
     pdir = Path(platform_dir) if platform_dir else find_platform_dir()
+    if not (pdir / "platform.txt").is_file():
+        raise SpareFlashError(f"{pdir} is not an Arduino platform folder (no platform.txt)")
     try:
+        for name in ("platform.local.txt", "boards.local.txt"):
+            _check_editable(pdir / name)
         removed = [remove_block(pdir / name) for name in ("platform.local.txt", "boards.local.txt")]
     except PermissionError as exc:
         raise SpareFlashError(f"cannot write to {pdir}: permission denied") from exc
@@ -262,9 +285,19 @@ def compile_fuse_object(layout: Any, out: Path) -> Path:
     from .build import _run, fuse_section_source
 
     src = out.with_suffix(".c")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    src.write_text(fuse_section_source(layout))
-    _run(["avr-gcc", f"-mmcu={layout.chip.name}", "-c", "-Os", str(src), "-o", str(out)], "compiling the fuses")
+    for p in (out, src):
+        if p.exists() and not p.is_file():
+            raise SpareFlashError(f"fuse-object: {p} exists and is not a file")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        src.write_text(fuse_section_source(layout))
+    except OSError as exc:
+        raise SpareFlashError(f"fuse-object: cannot write {src}: {exc.strerror}") from None
+    try:
+        _run(["avr-gcc", f"-mmcu={layout.chip.name}", "-c", "-Os", str(src), "-o", str(out)], "compiling the fuses")
+    except SpareFlashError:
+        src.unlink(missing_ok=True)  # a failed hook leaves nothing behind
+        raise
     return out
 
 
@@ -302,7 +335,10 @@ def package_library(out_dir: Path, root: Path = REPO_ROOT) -> Path:
     name = str(meta["name"])
     if not (root / "library" / "src").is_dir():
         raise SpareFlashError(f"{root / 'library' / 'src'} does not exist")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SpareFlashError(f"package: cannot use {out_dir} as the output folder: {exc.strerror}") from None
     dest = out_dir / f"{name}-{meta['version']}.zip"
     stamp = (2020, 1, 1, 0, 0, 0)
     with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as zf:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from . import __version__
 from .errors import SpareFlashError
@@ -19,8 +19,16 @@ COMMAND_MODULES = ("chips", "sim", "build", "demo", "verify", "report", "fuses",
                    "overlay", "campaign")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2) like every other error: the usage text it would
+    print first is several lines long and hides the one that says what is wrong. Sub-parsers inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="spareflash",
         description="Use the spare program flash of classic AVR chips: storage, overlays, planning, verification.",
     )

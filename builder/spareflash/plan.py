@@ -59,6 +59,20 @@ class PlanConfig:
                           self.overlay_slots, self.slot_bytes, self.board)
 
 
+def check_board(config: PlanConfig) -> None:
+    """A --board given on the command line must be one the chip model knows for that MCU.
+
+    `plan` itself falls back to the chip's first board for names it does not know, because PlatformIO passes its
+    own board ids (nanoatmega328, ...); a user who types --board must not get another board's fuses silently.
+    """
+    if config.board is None:
+        return
+    chip = get_chip(config.mcu)
+    if config.board not in chip.boards:
+        known = ", ".join(chip.boards) or "none"
+        raise PlanError(f"board: '{config.board}' is not a known {chip.display} board (known: {known})")
+
+
 def default_storage_bytes(chip: Chip) -> int:
     """4 KB on 32 KB+ parts (the size the storage benchmark uses), 1/8 of flash on the small ones."""
     return 4096 if chip.flash_size >= 32768 else max(4 * chip.page_size, chip.flash_size // 8)

@@ -79,6 +79,9 @@ def run_hook(args: argparse.Namespace) -> int:
         compile_fuse_object(layout, args.fuse_object)
     if args.elf:
         from ..cli import main
+        from ..image import load_image
+
+        load_image(args.elf)  # an unreadable image: this one line, not one from verify, report and the hook each
 
         plan_argv = _plan_argv(args)
         print("SpareFlash: spareflash verify " + shlex.join([args.elf, *plan_argv]))

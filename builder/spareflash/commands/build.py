@@ -15,9 +15,12 @@ def parse_slots(text: str) -> tuple[int, int]:
     try:
         if not sep:
             raise ValueError
-        return int(count, 0), int(size, 0)
+        n, nbytes = int(count, 0), int(size, 0)
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not N:BYTES (e.g. 2:1024)") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' asks for {n} slots; give 1 or more, or leave the option out")
+    return n, nbytes
 
 
 def add_plan_arguments(p: argparse.ArgumentParser) -> None:

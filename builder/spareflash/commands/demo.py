@@ -36,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
     from ..storage.image import decode_log, decode_storage, read_image
     from ..verify import verify_image
 
+    if args.boots < 1:
+        raise SpareFlashError(f"demo: --boots must be at least 1, got {args.boots}")
+    if args.cycles < 1:
+        raise SpareFlashError(f"demo: --cycles must be positive, got {args.cycles}")
     console = Console()
     sketch = REPO_EXAMPLES / args.example
     if not sketch.is_dir():

@@ -9,16 +9,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from ..plan import PlanConfig, plan
+from ..plan import PlanConfig, check_board, plan
 from ..storage.image import decode_log, decode_storage, read_image
+from .verify import _int
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("dump", help="decode the storage and log regions of a flash dump (.hex or raw .bin)")
     p.add_argument("image", type=Path, help="flash dump: Intel HEX, or raw binary from address 0")
     p.add_argument("--mcu", required=True, help="chip, e.g. atmega328p")
-    p.add_argument("--storage", type=int, default=None, help="storage region bytes (default: the plan's)")
-    p.add_argument("--log", type=int, default=0, help="log region bytes (default 0)")
+    p.add_argument("--storage", type=_int, default=None, help="storage region bytes (default: the plan's)")
+    p.add_argument("--log", type=_int, default=0, help="log region bytes (default 0)")
     p.add_argument("--backend", default=None, help="backend the firmware was planned with (default: the chip's)")
     p.add_argument("--board", default=None, help="board (for bootloader backends)")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -26,8 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    layout = plan(PlanConfig(args.mcu, backend=args.backend, storage_bytes=args.storage, log_bytes=args.log,
-                             board=args.board))
+    config = PlanConfig(args.mcu, backend=args.backend, storage_bytes=args.storage, log_bytes=args.log,
+                        board=args.board)
+    check_board(config)
+    layout = plan(config)
     regions = read_image(args.image, layout)
     out: dict[str, object] = {"mcu": layout.chip.name, "backend": layout.backend}
     if "storage" in regions:

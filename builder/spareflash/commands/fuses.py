@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..fuses import FUSE_NAMES, check_fuses
-from ..plan import PlanConfig, plan
+from ..plan import PlanConfig, check_board, plan
 from ..report import fuse_description
 
 
@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    layout = plan(PlanConfig(args.mcu, backend=args.backend, board=args.board))
+    config = PlanConfig(args.mcu, backend=args.backend, board=args.board)
+    check_board(config)
+    layout = plan(config)
     fuses = {k: layout.fuses[k] for k in FUSE_NAMES if k in layout.fuses}
     desc = fuse_description(layout.chip, fuses)
     problems = check_fuses(layout.chip, fuses, layout.backend)

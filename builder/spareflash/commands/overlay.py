@@ -9,6 +9,8 @@ from pathlib import Path
 from ..errors import SpareFlashError
 from ..plan import PlanConfig
 
+SOURCE_SUFFIXES = (".c", ".cpp", ".S")
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("overlay", help="code overlays: build firmware + overlays.bin, inspect images")
@@ -65,11 +67,16 @@ def run_build(args: argparse.Namespace) -> int:
     for s in args.sources:
         p = Path(s)
         if p.is_dir():
-            sources += sorted(q for q in p.iterdir() if q.suffix in (".c", ".cpp", ".S"))
-        elif p.exists():
-            sources.append(p)
-        else:
+            found = sorted(q for q in p.iterdir() if q.suffix in SOURCE_SUFFIXES)
+            if not found:
+                raise SpareFlashError(f"source: {s} holds no {', '.join(SOURCE_SUFFIXES)} files")
+            sources += found
+        elif not p.exists():
             raise SpareFlashError(f"source: {s} does not exist")
+        elif p.suffix not in SOURCE_SUFFIXES:
+            raise SpareFlashError(f"source: {s} is not a {', '.join(SOURCE_SUFFIXES)} file")
+        else:
+            sources.append(p)
     cfg = PlanConfig(args.mcu, backend=args.backend, storage_bytes=args.storage_bytes, overlay_slots=args.slots,
                      slot_bytes=args.slot_bytes)
     res = build_overlays(sources, cfg, args.out, defines=args.defines, mac_key=_key(args.mac_key))
@@ -125,5 +132,7 @@ def run_upload(args: argparse.Namespace) -> int:
 def run_policy(args: argparse.Namespace) -> int:
     from ..overlay.policy import compare
 
+    if args.slots < 1:
+        raise SpareFlashError(f"overlay policy: --slots must be at least 1, got {args.slots}")
     print(json.dumps(compare(args.slots), indent=2))
     return 0

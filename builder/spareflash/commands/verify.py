@@ -10,7 +10,7 @@ import json
 import sys
 
 from ..errors import SpareFlashError
-from ..plan import Layout, PlanConfig, PlanError, plan
+from ..plan import Layout, PlanConfig, PlanError, check_board, plan
 
 FUSE_OPTIONS = ("lfuse", "hfuse", "efuse", "lock")
 
@@ -22,11 +22,21 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number (decimal or 0x...)") from None
 
 
+def _byte(text: str) -> int:
+    value = _int(text)
+    if not 0 <= value <= 0xFF:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a byte (0..255, 0x00..0xFF)")
+    return value
+
+
 def _slots(text: str) -> tuple[int, int]:
     n, sep, size = text.partition(":")
     if not sep:
         raise argparse.ArgumentTypeError(f"'{text}' is not N:BYTES (e.g. 2:1024)")
-    return _int(n), _int(size)
+    count = _int(n)
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' asks for {count} slots; give 1 or more, or leave the option out")
+    return count, _int(size)
 
 
 def add_plan_arguments(p: argparse.ArgumentParser, mcu_required: bool = False) -> None:
@@ -41,7 +51,7 @@ def add_plan_arguments(p: argparse.ArgumentParser, mcu_required: bool = False) -
 
 def add_fuse_arguments(p: argparse.ArgumentParser) -> None:
     for name in FUSE_OPTIONS:
-        p.add_argument(f"--{name}", type=_int, metavar="BYTE", help=f"check this {name} instead of the plan's/ELF's")
+        p.add_argument(f"--{name}", type=_byte, metavar="BYTE", help=f"check this {name} instead of the plan's/ELF's")
 
 
 def fuses_from_args(args: argparse.Namespace) -> dict[str, int]:
@@ -59,8 +69,10 @@ def layout_from_args(args: argparse.Namespace, image: str | None = None) -> Layo
     if not mcu:
         raise SpareFlashError("mcu-required: give --mcu (a HEX, or an ELF without a device note, does not name it)")
     slots, slot_bytes = args.overlay_slots or (0, 0)
-    return plan(PlanConfig(mcu, backend=args.backend, storage_bytes=args.storage, log_bytes=args.log,
-                           overlay_slots=slots, slot_bytes=slot_bytes, board=args.board))
+    config = PlanConfig(mcu, backend=args.backend, storage_bytes=args.storage, log_bytes=args.log,
+                        overlay_slots=slots, slot_bytes=slot_bytes, board=args.board)
+    check_board(config)
+    return plan(config)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

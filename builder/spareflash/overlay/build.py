@@ -198,7 +198,10 @@ def build_overlays(sources: Sequence[str | os.PathLike[str]], plan_config: PlanC
     if layout.slots.end > 0x20000:
         raise OverlayBuildError("slot-address: slots above 128 KB (ATmega2560 top) need EIJMP, not supported yet")
     out = Path(build_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OverlayBuildError(f"out: cannot use {out} as the build folder: {exc.strerror}") from None
     srcs = [Path(s).resolve() for s in sources]
     if library:
         srcs += sorted(p for p in LIBRARY_SRC.iterdir() if p.name in LIBRARY_FILES or p.name.startswith("backend_"))

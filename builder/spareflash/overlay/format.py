@@ -151,7 +151,7 @@ class OverlayImage:
 def _geometry_checks(img: OverlayImage) -> None:
     if not 1 <= img.segment_count <= MAX_SEGMENTS:
         raise OverlayFormatError(f"segment-count: {img.segment_count} segments (1..{MAX_SEGMENTS} allowed)")
-    if img.slot_count < 1 or img.slot_size < 1 or img.slot_size % img.page_size:
+    if img.page_size < 1 or img.slot_count < 1 or img.slot_size < 1 or img.slot_size % img.page_size:
         raise OverlayFormatError(f"slot-geometry: {img.slot_count} slots of {img.slot_size} bytes "
                                  f"(page {img.page_size}) is not a valid geometry")
 
@@ -228,6 +228,8 @@ def unpack(data: bytes, *, mac_key: bytes | None = None) -> OverlayImage:
     img = OverlayImage(tuple(sig), page, nslots, slot_size, slots_start, build_id, nseg, [], [], has_mac)
     _geometry_checks(img)
     entries_offset = dir_end + 4
+    if entries_offset + nentries * ENTRY_RECORD_SIZE > len(data):
+        raise OverlayFormatError(f"truncated: the entry table ({nentries} entries) runs past the end of the file")
     for i in range(nentries):
         s, idx, off = _ENTRY.unpack_from(data, entries_offset + i * ENTRY_RECORD_SIZE)
         img.entries.append(Entry(s, idx, off))

@@ -74,6 +74,8 @@ def parse_slots(text: str) -> tuple[int, int]:
     count, sep, size = text.partition(":")
     if not sep or not count.strip().isdigit():
         raise PioOptionError(f"{OPTION_PREFIX}overlay_slots: '{text}' should be COUNT:SLOT_BYTES, e.g. 2:1024")
+    if int(count) < 1:
+        raise PioOptionError(f"{OPTION_PREFIX}overlay_slots: '{text}' asks for 0 slots; write 0 for none")
     return int(count), parse_size(size, "overlay_slots")
 
 
@@ -179,12 +181,24 @@ def _seed_value(value: Any, where: str) -> bytes:
 def load_seed(path: Path) -> dict[int, bytes]:
     """key -> value bytes from a seed file (JSON object: key -> value); SeedError with one line if it is bad."""
     where = f"{OPTION_PREFIX}seed {path.name}"
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        # json.loads keeps only the last of two equal keys; a seeded value must not vanish silently
+        seen: dict[str, Any] = {}
+        for k, v in pairs:
+            if k in seen:
+                raise SeedError(f"{where}: key '{k}' is given twice")
+            seen[k] = v
+        return seen
+
     try:
-        data = json.loads(path.read_text(encoding="utf8"))
+        data = json.loads(path.read_text(encoding="utf8"), object_pairs_hook=unique)
     except OSError as exc:
         raise SeedError(f"{where}: cannot read it ({exc.strerror})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SeedError(f"{where}: not JSON ({exc})") from None
+    except RecursionError:
+        raise SeedError(f"{where}: not JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise SeedError(f"{where}: must be a JSON object mapping keys to values")
     out: dict[int, bytes] = {}

@@ -8,7 +8,6 @@ lock byte from `.lock`. A HEX file carries flash only.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
@@ -95,22 +94,28 @@ def _load_elf(path: Path) -> Firmware:
 
 
 def read_hex(src: str | Path | bytes) -> bytes:
-    """The bytes of an Intel HEX file (path or its text as bytes) from address 0, gaps filled with 0xFF."""
-    from intelhex import IntelHex, IntelHexError
+    """The bytes of an Intel HEX file (path or its text as bytes) from address 0, gaps filled with 0xFF.
 
-    ih = IntelHex()
-    try:
-        if isinstance(src, (bytes, bytearray)):
-            ih.loadhex(io.StringIO(bytes(src).decode("ascii")))
-        else:
-            ih.loadhex(str(src))
-    except (IntelHexError, OSError, UnicodeDecodeError, ValueError) as exc:
-        raise SpareFlashError(f"{src if not isinstance(src, (bytes, bytearray)) else 'HEX'}: bad Intel HEX ({exc})") \
-            from None
-    if ih.minaddr() is None:
-        return b""
-    ih.padding = 0xFF
-    return bytes(ih.tobinarray(start=0, end=ih.maxaddr()))
+    The verifier's strict parser (spareflash.image.parse_hex) reads it: a file without its end-of-file record
+    (truncated), with a bad checksum or with overlapping records is refused with the line, not run as firmware.
+    """
+    from ..image import parse_hex
+
+    if isinstance(src, (bytes, bytearray)):
+        path, text = Path("HEX"), bytes(src)
+    else:
+        path = Path(src)
+        try:
+            text = path.read_bytes()
+        except OSError as exc:
+            raise SpareFlashError(f"cannot read {path}: {exc.strerror}") from None
+    if not text.strip():
+        raise SpareFlashError(f"{path}: empty Intel HEX file")
+    image = parse_hex(text, path)
+    flash = bytearray(b"\xff") * image.extent
+    for chunk in image.chunks:
+        flash[chunk.start:chunk.end] = chunk.data
+    return bytes(flash)
 
 
 def write_hex(image: bytes, path: str | Path) -> None:

@@ -74,30 +74,45 @@ class RegionDump:
         return FlashEmu(self.page_size, self.region.size // self.page_size, self.data)
 
 
+HEX_SUFFIXES = (".hex", ".ihex", ".ihx")
+
+
 def read_image(path: Path, layout: Layout) -> dict[str, RegionDump]:
-    """Storage and log regions of a .hex or raw .bin flash dump (unprogrammed bytes read as 0xFF)."""
+    """Storage and log regions of a flash dump (unprogrammed bytes read as 0xFF): Intel HEX (by its suffix), an ELF
+    (by its magic), else raw binary from address 0.
+
+    HEX and ELF go through the verifier's strict reader (spareflash.image), so a truncated file, a bad checksum or
+    overlapping records are refused with the line they are on, never decoded as if they were flash. A dump that
+    reaches past the chip's flash, or an empty file, is not a dump of this chip.
+    """
+    from ..image import load_image
+
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise StorageFormatError(f"dump: no such file: {path}")
-    if path.suffix.lower() in (".hex", ".ihex", ".ihx"):
-        from intelhex import IntelHex
-
-        try:
-            ih = IntelHex(str(path))
-        except Exception as exc:
-            raise StorageFormatError(f"dump: {path} is not a readable Intel HEX file: {exc}") from None
-        ih.padding = 0xFF
-
-        def get(r: Region) -> bytes:
-            return bytes(ih.tobinarray(start=r.start, size=r.size)) if r.size else b""
-    else:
+    if not path.is_file():
+        raise StorageFormatError(f"dump: {path} is not a file")
+    try:
         raw = path.read_bytes()
-
-        def get(r: Region) -> bytes:
-            chunk = raw[r.start:r.end]
-            return chunk + b"\xff" * (r.size - len(chunk))
-    page = layout.chip.page_size
-    return {r.name: RegionDump(r, page, get(r)) for r in (layout.storage, layout.log) if r.size}
+    except OSError as exc:
+        raise StorageFormatError(f"dump: cannot read {path}: {exc.strerror}") from None
+    if not raw:
+        raise StorageFormatError(f"dump: {path} is empty")
+    chip = layout.chip
+    size = chip.flash_size
+    if raw[:4] == b"\x7fELF" or path.suffix.lower() in (*HEX_SUFFIXES, ".elf"):
+        img = load_image(path)
+        if img.extent > size:
+            raise StorageFormatError(f"dump: {path.name} has data up to 0x{img.extent - 1:X}, beyond the "
+                                     f"{chip.display}'s {size}-byte flash")
+        flash = bytes(img.flash(size))
+    else:
+        if len(raw) > size:
+            raise StorageFormatError(f"dump: {path.name} is {len(raw)} bytes, more than the {chip.display}'s "
+                                     f"{size}-byte flash")
+        flash = raw + b"\xff" * (size - len(raw))
+    page = chip.page_size
+    return {r.name: RegionDump(r, page, flash[r.start:r.end]) for r in (layout.storage, layout.log) if r.size}
 
 
 def decode_storage(data: bytes, page_size: int) -> dict[str, Any]:

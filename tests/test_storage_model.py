@@ -157,6 +157,21 @@ def test_seed_region_is_what_the_firmware_reads_and_dump_decodes_it() -> None:
     assert decode_log(b"\xff" * 512, 128)["records"] == []
 
 
+def test_dump_names_the_pages_that_hold_data_without_a_valid_header() -> None:
+    layout = plan(PlanConfig("atmega328p", log_bytes=512))
+    region = bytearray(seed_region(layout, {1: 7}))
+    P = layout.chip.page_size
+    assert decode_storage(bytes(region), P)["damaged_pages"] == []  # seeded page 0, the rest erased
+    region[5 * P + 17] = 0x00  # garbage in an erased page
+    region[0] ^= 0x01  # page 0's header no longer passes its CRC
+    decoded = decode_storage(bytes(region), P)
+    assert decoded["damaged_pages"] == [0, 5]
+    assert decoded["values"] == {}  # the only value was behind the broken header
+    log = bytearray(b"\xff" * 512)
+    log[3 * P] = 0x42
+    assert decode_log(bytes(log), P)["damaged_pages"] == [3]
+
+
 @pytest.mark.parametrize("page", [64, 128, 256])
 def test_a_torn_record_is_ignored_and_the_page_is_closed(page: int) -> None:
     s = fresh(page, 4)

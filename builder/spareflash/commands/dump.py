@@ -43,6 +43,13 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
         return 0
     console = Console()
+
+    def warn_damaged(what: str, region: dict) -> None:
+        if region["damaged_pages"]:
+            pages = ", ".join(str(p) for p in region["damaged_pages"])
+            console.print(f"[yellow]{what}: {len(region['damaged_pages'])} of {region['pages']} pages hold data "
+                          f"without a valid header (torn erase, corruption, or not a SpareFlash region): {pages}[/]")
+
     st = out.get("storage")
     if isinstance(st, dict):
         console.print(f"[bold]storage[/] 0x{st['start']:X}-0x{st['start'] + st['size'] - 1:X}: {st['pages']} pages "
@@ -53,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
             table.add_row(str(key), str(len(val) // 2), val)
         console.print(table)
         console.print("erase counts: " + " ".join(str(e) for e in st["erase_counts"]))
+        warn_damaged("storage", st)
     lg = out.get("log")
     if isinstance(lg, dict):
         console.print(f"[bold]log[/] 0x{lg['start']:X}: {lg['pages']} pages, {len(lg['records'])} records "
@@ -60,4 +68,5 @@ def run(args: argparse.Namespace) -> int:
         for i, rec in enumerate(lg["records"]):
             console.print(f"  {i:4d}  {rec}")
         console.print("erase counts: " + " ".join(str(e) for e in lg["erase_counts"]))
+        warn_damaged("log", lg)
     return 0

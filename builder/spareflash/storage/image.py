@@ -10,7 +10,7 @@ from ..errors import SpareFlashError
 from ..plan import Layout, Region
 from .flash import FlashEmu
 from .log import LogModel
-from .store import OK, StorageModel
+from .store import OK, PagedRegion, StorageModel
 
 
 class StorageFormatError(SpareFlashError):
@@ -115,11 +115,17 @@ def read_image(path: Path, layout: Layout) -> dict[str, RegionDump]:
     return {r.name: RegionDump(r, page, flash[r.start:r.end]) for r in (layout.storage, layout.log) if r.size}
 
 
+def damaged_pages(region: PagedRegion) -> list[int]:
+    """Pages that are neither erased nor headed by a valid header: a torn erase, corruption, or a region that
+    was never written by SpareFlash. The model mounts around them; a dump says so."""
+    return [p for p in range(region.N) if not region.blank(p) and not region.hdr_valid(p)]
+
+
 def decode_storage(data: bytes, page_size: int) -> dict[str, Any]:
     store = StorageModel(FlashEmu(page_size, len(data) // page_size, data))
     st = store.stats()
     return {
-        "pages": st.pages, "page_size": st.page_size,
+        "pages": st.pages, "page_size": st.page_size, "damaged_pages": damaged_pages(store),
         "head_page": store.head if store.used() else None, "head_seq": store.head_seq if store.used() else None,
         "pages_in_use": store.used(),
         "values": {k: v.hex() for k, v in store.items().items()},
@@ -131,7 +137,7 @@ def decode_storage(data: bytes, page_size: int) -> dict[str, Any]:
 def decode_log(data: bytes, page_size: int) -> dict[str, Any]:
     log = LogModel(FlashEmu(page_size, len(data) // page_size, data))
     return {
-        "pages": log.N, "page_size": log.P, "pages_in_use": len(log.chain()),
+        "pages": log.N, "page_size": log.P, "pages_in_use": len(log.chain()), "damaged_pages": damaged_pages(log),
         "records": [r.hex() for r in log.records()],
         "erase_counts": log.erase_counts(),
     }

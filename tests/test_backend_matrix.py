@@ -11,9 +11,11 @@ Each (chip, backend) pair is built with `spareflash.build.build_sketch` and the 
 * ATmega168P and ATmega88P (BOOTSZ in efuse) x bootstub, ATtiny85 and ATtiny84 x direct:
   tests/firmware/matrix/StorageConsole, the same storage calls printing through GPIOR1 (no Serial on these bare-chip
   builds).
-* ATtiny45 and ATtiny25 x direct: StorageConsole with the library does not fit them yet (TOO_BIG); the plan's fuses
-  are checked and the build must fail with the one-line size error. When the library is small enough that test
-  fails: move the case to SIMULATED.
+* ATtiny45 and ATtiny25 x direct: StorageConsole with the library does not fit them yet (TOO_BIG): the build must
+  fail with the one-line size error (when the library is small enough that test fails: move the case to
+  SIMULATED). Their plan and fuses are still proven with tests/firmware/matrix/FlashProbe, which writes the first
+  page of the plan's storage region through the library's flash layer (the layer FlashStorage writes through):
+  accepted with the plan's fuses, refused with SELFPRGEN unprogrammed.
 
 Accepted: the ELF carries the plan's fuses (`.fuse`/`.lock`), nothing else is given to the simulator, the run ends
 with StorageBasics' output, and the storage region decodes (spareflash.storage) to the values it put.
@@ -50,6 +52,11 @@ from spareflash.sim import Simulator, load_firmware, registered_devices  # noqa:
 ROOT = Path(__file__).resolve().parents[1]
 STORAGE_BASICS = ROOT / "examples" / "StorageBasics"
 STORAGE_CONSOLE = ROOT / "tests" / "firmware" / "matrix" / "StorageConsole"
+FLASH_PROBE = ROOT / "tests" / "firmware" / "matrix" / "FlashProbe"
+# FlashProbe's output: backend ready, page erased, 4 bytes programmed and read back, a write below the region
+# refused by the library's fence (SF_ERR_FENCE = 2) before any SPM
+PROBE_LINES = ["begin: 0", "erase: 0", "program: 0", "read: 5AA5C33C", "fence: 2", "done"]
+PROBE_BYTES = bytes([0x5A, 0xA5, 0xC3, 0x3C])
 DOUBLES = ROOT / "tests" / "firmware" / "backends"
 BUDGET = 80_000_000
 EXPECTED_LINES = ["begin: 0", "boots: 1 put: 0", "settings: 1000 7 1", "scratch after remove: gone"]
@@ -209,6 +216,23 @@ def test_storage_console_does_not_fit_yet(case: Case) -> None:
     with pytest.raises(SpareFlashError, match=rf"^size: code [\d,]+ B does not fit the {region} \(") as info:
         build(case, layout)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("case", TOO_BIG, ids=str)
+def test_where_storage_does_not_fit_the_planned_fuses_still_let_the_flash_layer_program_the_region(case: Case
+                                                                                                  ) -> None:
+    layout = planned(case)
+    result = build_sketch(FLASH_PROBE, case.board, layout=layout)
+    assert load_firmware(result.elf).fuses == layout.fuses
+    sim, out = run(result, case)  # fuses from the ELF only
+    assert out.splitlines() == PROBE_LINES, out
+    s = layout.storage
+    assert [op.page for op in sim.page_ops] == [s.start, s.start]  # one erase, one write: the region's first page
+    assert sim.flash[s.start + 8:s.start + 12] == PROBE_BYTES
+
+    sim, out = run(result, case, dict(layout.fuses, efuse=layout.fuses["efuse"] | 1))  # SELFPRGEN unprogrammed
+    assert out.startswith("crash: ") and "refused" in out.lower(), out
+    assert sim.flash[s.start:s.end] == b"\xff" * s.size
 
 
 def test_build_sketch_takes_a_layout_for_the_boards_chip_only() -> None:

@@ -54,8 +54,9 @@ def test_the_cli_prints_the_json_fields() -> None:
     cli = "import sys; from spareflash.cli import main; sys.exit(main())"
     proc = subprocess.run([sys.executable, "-c", cli, "bench", "overlay", "--json", "--quick"],
                           capture_output=True, text=True)
-    assert proc.returncode in (0, 1), proc.stderr
     out = json.loads(proc.stdout)
+    # exit 1 means a target was missed (the random trace cannot meet 1.2x, docs/overlay-format.md 7), never a crash
+    assert proc.returncode == (0 if out["ok"] else 1), proc.stderr
     for key in ("load_over_floor", "identical_reload_erases", "resident_call_extra_cycles", "loads_over_belady",
                 "lru_loads_over_belady"):
         assert key in out

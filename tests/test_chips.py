@@ -7,14 +7,13 @@ import shutil
 
 import pytest
 
-from avrlibc import avr_libc_macros
+from avrlibc import avr_libc_fuse_bytes, avr_libc_macros
 from spareflash.chips import CHIPS, get_chip
 from spareflash.cli import main
 from spareflash.errors import SpareFlashError
 
-pytestmark = pytest.mark.skipif(shutil.which("avr-gcc") is None, reason="avr-gcc not installed (run ./dev setup)")
-
-
+# Only the cross-checks against avr-libc need the toolchain; the datasheet tests below must run (and fail) without it.
+needs_avr_gcc = pytest.mark.skipif(shutil.which("avr-gcc") is None, reason="avr-gcc not installed (run ./dev setup)")
 
 
 def as_int(macros: dict[str, str], text: str) -> int:
@@ -32,6 +31,7 @@ def as_int(macros: dict[str, str], text: str) -> int:
     return int(eval(compile(tree, "<macro>", "eval")))
 
 
+@needs_avr_gcc
 @pytest.mark.parametrize("name", sorted(CHIPS))
 def test_chip_matches_avr_libc_headers(name: str) -> None:
     chip = CHIPS[name]
@@ -43,6 +43,31 @@ def test_chip_matches_avr_libc_headers(name: str) -> None:
     assert as_int(m, m["RAMSTART"]) == chip.sram_start
     assert tuple(as_int(m, m[f"SIGNATURE_{i}"]) for i in range(3)) == chip.signature
     assert as_int(m, m["_VECTORS_SIZE"]) == chip.vector_table_bytes
+
+
+@needs_avr_gcc
+@pytest.mark.parametrize("name", sorted(CHIPS))
+def test_every_fuse_field_sits_where_avr_libc_puts_it(name: str) -> None:
+    """Each fuse byte has exactly avr-libc's bits (a multi-bit field F is avr-libc's F0, F1, ... in order) and its
+    factory value (avr-libc's, unless the datasheet disagrees): a BOOTSZ, SPIEN or SELFPRGEN one bit off would
+    program the wrong fuse."""
+    chip = CHIPS[name]
+    libc = avr_libc_fuse_bytes(name)
+    assert set(libc) == {fb.name for fb in chip.fuses}
+    for fb in chip.fuses:
+        bits, default = libc[fb.name]
+        ours: dict[str, int] = {}
+        for field in fb.bits:
+            for i in range(field.width):
+                ours[field.name if field.width == 1 else f"{field.name}{i}"] = field.shift + i
+        assert ours == bits, fb.name
+        factory = DATASHEET_FACTORY_FUSES.get(name, {}).get(fb.name, default)
+        assert fb.factory == factory, f"{fb.name} factory 0x{fb.factory:02X}, expected 0x{factory:02X}"
+
+
+# avr-libc 2.0's iom32u4.h gives LFUSE/HFUSE/EFUSE_DEFAULT 0x51/0xDD/0xFF; the ATmega32U4 datasheet's fuse tables
+# (and the parts Microchip ships) say 0x5E/0x99/0xF3: CKSEL 1110, JTAGEN and HWBE programmed, BOOTSZ 00.
+DATASHEET_FACTORY_FUSES = {"atmega32u4": {"lfuse": 0x5E, "hfuse": 0x99, "efuse": 0xF3}}
 
 
 @pytest.mark.parametrize("name", sorted(CHIPS))

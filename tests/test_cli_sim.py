@@ -105,7 +105,6 @@ def test_missing_or_bad_firmware_file(tmp_path, capsys):
 
 
 def test_spi_flash_option_attaches_the_nor_part(avr_build, tmp_path, capsys):
-    pytest.importorskip("spareflash.sim.spinor")
     image = tmp_path / "nor.bin"
     image.write_bytes(b"\xff" * 4096)
     rc = main(["sim", str(hello(avr_build)), "--mcu", "atmega328p", "--spi-flash", str(image)])

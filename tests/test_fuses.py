@@ -8,7 +8,7 @@ import pytest
 
 from spareflash.chips import CHIPS, get_chip
 from spareflash.cli import main
-from spareflash.fuses import BACKENDS, FuseError, check_fuses, compute_fuses, decode_fuses, lock_field
+from spareflash.fuses import BACKENDS, FuseError, base_fuses, check_fuses, compute_fuses, decode_fuses, lock_field
 from spareflash.plan import PlanConfig, plan
 
 
@@ -50,6 +50,29 @@ def test_bootloader_backends_keep_the_boards_fuses_but_let_the_app_read_the_boot
         assert any(p.startswith("fuse-lock") for p in check_fuses(chip, chip.boards["uno"], backend))
 
 
+@pytest.mark.parametrize("lock,mode", [(0xCF, 3), (0xDF, 4)])
+@pytest.mark.parametrize("backend", ["optiboot", "urboot"])
+def test_a_boot_section_the_app_may_not_read_becomes_readable_but_stays_write_protected(lock: int, mode: int,
+                                                                                        backend: str) -> None:
+    # BLB1 mode 3 (00) and mode 4 (01) both forbid the application to LPM the bootloader; mode 2 (10) does not
+    chip = get_chip("atmega328p")
+    shipped = {**chip.boards["uno"], "lock": lock}
+    assert [p.split(":")[0] for p in check_fuses(chip, shipped, backend)] == ["fuse-lock"], f"BLB1 mode {mode}"
+    f = compute_fuses(chip, backend, base=shipped)
+    assert lock_field(f["lock"], "BLB1") == 0b10 and f["lock"] & ~0x30 == lock & ~0x30
+    assert check_fuses(chip, f, backend) == []
+
+
+def test_without_a_board_the_chips_first_arduino_board_gives_the_base_fuses() -> None:
+    # an Uno's ATmega328P runs from a 16 MHz crystal (lfuse 0xFF); the factory lfuse 0x62 (8 MHz RC / 8) would
+    # make `spareflash fuses` slow an Uno down to 1 MHz
+    chip = get_chip("atmega328p")
+    assert base_fuses(chip) == chip.boards["uno"]
+    assert plan(PlanConfig("atmega328p")).fuses["lfuse"] == 0xFF
+    assert base_fuses(chip, "nanoatmega328") == chip.boards["nanoatmega328"]
+    assert base_fuses(get_chip("atmega88p")) == get_chip("atmega88p").factory_fuses()  # a part with no board
+
+
 def test_direct_programs_selfprgen_only() -> None:
     chip = get_chip("attiny85")
     f = compute_fuses(chip, "direct", base=chip.boards["attiny85"])
@@ -70,12 +93,21 @@ def test_a_backend_the_chip_cannot_use_is_refused(mcu: str, backend: str) -> Non
     ({"lock": 0xEB}, "fuse-lock"),
     ({"lock": 0xE3}, "fuse-lock"),
     ({"hfuse": 0x1DF}, "fuse-range"),
+    ({"hfuse": -1}, "fuse-range"),
+    ({"efuse": 0x1FD}, "fuse-range"),
 ])
 def test_each_unsafe_fuse_is_named(change: dict[str, int], rule: str) -> None:
     chip = get_chip("atmega328p")
     f = {**plan(PlanConfig("atmega328p")).fuses, **change}
     problems = check_fuses(chip, f, "bootstub")
     assert [p.split(":")[0] for p in problems] == [rule]
+
+
+def test_every_unsafe_fuse_of_a_set_is_named_not_just_the_first() -> None:
+    chip = get_chip("atmega328p")
+    f = {**plan(PlanConfig("atmega328p")).fuses, "hfuse": 0x3F, "lock": 0xEB}  # SPIEN off, RSTDISBL+DWEN on
+    assert [p.split(":")[0] for p in check_fuses(chip, f, "bootstub")] == [
+        "fuse-spien", "fuse-rstdisbl", "fuse-dwen", "fuse-lock"]
 
 
 def test_attiny85_without_selfprgen_cannot_self_program() -> None:
@@ -86,7 +118,10 @@ def test_attiny85_without_selfprgen_cannot_self_program() -> None:
 def test_the_atmega2560_rules_use_its_jtag_fuse_layout() -> None:
     chip = get_chip("atmega2560")
     f = plan(PlanConfig("atmega2560")).fuses
-    assert decode_fuses(chip, f)["hfuse"]["JTAGEN"] in (0, 1)
+    # the Mega's shipped hfuse 0xD8 with BOOTSZ set to the smallest section and BOOTRST unprogrammed; JTAG stays off
+    assert f["hfuse"] == 0xDF
+    assert decode_fuses(chip, f)["hfuse"] == {"OCDEN": 1, "JTAGEN": 1, "SPIEN": 0, "WDTON": 1, "EESAVE": 1,
+                                              "BOOTSZ": 0b11, "BOOTRST": 1}
     assert check_fuses(chip, {**f, "hfuse": f["hfuse"] | 0x20}, "bootstub")[0].startswith("fuse-spien")
 
 

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from spareflash.overlay.policy import LRU, belady, compare, loop_trace, phases_trace, random_trace, simulate
+from spareflash.overlay.policy import (
+    LRU,
+    UNKNOWN_GAP,
+    StatsPolicy,
+    belady,
+    compare,
+    loop_trace,
+    phases_trace,
+    random_trace,
+    simulate,
+)
 
 
 def test_belady_is_optimal_on_a_small_hand_checked_trace() -> None:
@@ -56,3 +66,26 @@ def test_uniform_random_calls_defeat_every_online_policy_by_about_one_and_a_half
         rate = simulate(tr, 2, pol).loads / len(tr)
         assert abs(rate - 1 / 3) < 0.01, pol
         assert 1.4 < rate / opt < 1.6
+
+
+def _two_resident(stamps: tuple[int, int], gaps: tuple[int, int], clock: int = 10) -> StatsPolicy:
+    pol = StatsPolicy(2)
+    pol.seg_in = [0, 1]
+    pol.clock = clock
+    pol.stamp[0], pol.stamp[1] = stamps
+    pol.gap[0], pol.gap[1] = gaps
+    return pol
+
+
+def test_a_periodic_segment_due_exactly_now_is_kept() -> None:
+    # segment 0 recurs every 3 calls and was last called 3 calls ago (age == gap): it is needed now, not last
+    pol = _two_resident(stamps=(7, 9), gaps=(3, UNKNOWN_GAP))
+    assert pol.predicted(0) == 0 and pol.predicted(1) == 256 + 1
+    assert pol.choose(2) == 1
+
+
+def test_equal_predictions_evict_the_lower_slot_as_the_firmware_does() -> None:
+    # OverlayManager::pickSlot keeps the first slot with the largest key (`key > best_key`)
+    pol = _two_resident(stamps=(8, 9), gaps=(3, 2))
+    assert pol.predicted(0) == pol.predicted(1) == 1
+    assert pol.choose(2) == 0

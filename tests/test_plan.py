@@ -9,7 +9,7 @@ import pytest
 from mutations.firmware import HAVE_AVR_GCC, build, layout_for
 from spareflash.chips import CHIPS, get_chip
 from spareflash.image import load_image
-from spareflash.plan import BOOTSTUB_MAX_BYTES, PlanConfig, PlanError, plan
+from spareflash.plan import BOOTSTUB_MAX_BYTES, PlanConfig, PlanError, Region, plan
 
 
 def configs() -> list[PlanConfig]:
@@ -84,6 +84,17 @@ def test_symbols_flags_and_defines() -> None:
     doc = json.loads(json.dumps(lay.to_dict()))
     assert doc["regions"]["log"] == {"start": 0x7400, "size": 512, "end": 0x7600}
     assert doc["symbols"] == syms
+    # what `spareflash plan --json` tells a build: the application's size limit and the boot section
+    assert (doc["app_end"], doc["max_app_size"], doc["boot_start"], doc["boot_size"]) == (0x6400, 0x6400, 0x7E00, 512)
+    assert (doc["backend"], doc["slot_count"], doc["slot_size"]) == ("bootstub", 2, 1024)
+
+
+def test_regions_overlap_only_when_they_share_a_byte() -> None:
+    low, high = Region("storage", 0x6000, 0x400), Region("log", 0x6400, 0x200)
+    assert not low.overlaps(high) and not high.overlaps(low)  # adjacent: low.end == high.start
+    over = Region("log", 0x63FF, 0x200)
+    assert low.overlaps(over) and over.overlaps(low)
+    assert not Region("slots", 0x6200, 0).overlaps(low)  # an empty region overlaps nothing
 
 
 @pytest.mark.skipif(not HAVE_AVR_GCC, reason="avr-gcc not installed (run ./dev setup)")
@@ -104,6 +115,7 @@ def test_the_linker_gets_every_symbol_with_its_planned_value(mcu: str) -> None:
     (PlanConfig("atmega328p", overlay_slots=1, slot_bytes=300), "region-alignment"),
     (PlanConfig("atmega328p", storage_bytes=-128), "region-size"),
     (PlanConfig("atmega328p", overlay_slots=-1), "region-size"),
+    (PlanConfig("atmega328p", overlay_slots=-1, slot_bytes=512), "region-size"),
     (PlanConfig("atmega328p", overlay_slots=2), "region-size"),
     (PlanConfig("atmega328p", storage_bytes=128), "region-size"),
     (PlanConfig("atmega328p", storage_bytes=32768), "region-fit"),

@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from spareflash.plan import PlanConfig, plan
-from spareflash.storage import FlashEmu, LogModel, StorageModel, decode_log, decode_storage, seed_region
+from spareflash.storage import (
+    FlashEmu,
+    LogModel,
+    PowerCut,
+    StorageModel,
+    decode_log,
+    decode_storage,
+    seed_region,
+    validate_region,
+)
 from spareflash.storage import store as st
 from spareflash.storage.eeprom import EEPROMModel
 from spareflash.storage.log import POLICY_OVERWRITE, POLICY_STOP
@@ -219,3 +228,89 @@ def test_a_header_that_passes_its_crc_by_chance_does_not_become_the_head(single_
         r = mounted_with(page)
         assert r.head == head, name
         assert r.get(1) == (st.OK, b"one") and r.get(2) == (st.OK, b"two"), name
+
+
+def test_removing_a_key_that_is_not_stored_writes_nothing() -> None:
+    s = fresh()
+    assert s.put(1, b"abcd") == st.OK
+    ops = s.flash.op_count
+    assert s.remove(2) == st.OK and s.flash.op_count == ops  # no tombstone for a key nobody can read
+    assert s.remove(1) == st.OK and s.flash.op_count == ops + 1 and not s.contains(1)
+
+
+def test_garbage_collection_drops_a_tombstone_instead_of_copying_it_forever() -> None:
+    """docs/storage-format.md 5.3: a tombstone is not live; once its page is the oldest nothing older is left to
+    hide, so GC skips it and the removed key leaves no record behind."""
+    s = fresh(64, 4)
+    assert s.put(9, b"gone") == st.OK and s.remove(9) == st.OK
+    for i in range(200):
+        assert s.put(i % 3, bytes([i & 0xFF]) * 4) == st.OK
+    assert not s.contains(9)
+    assert [(p, o) for p in range(s.N) for o in s.records(p) if s.b(p, o) == 9] == []
+
+
+def test_a_length_byte_above_max_value_ends_a_pages_records_and_closes_the_page() -> None:
+    s = fresh(128, 4)
+    assert s.put(1, b"abcd") == st.OK
+    head, off = s.head, s.head_off
+    s.flash.program(head * 128 + off, bytes([2, st.MAX_VALUE + 1]))  # a length no put writes (a torn record)
+    r = StorageModel(s.flash)
+    assert r.records(head) == [st.HDR] and r.head_off == 128
+    assert r.get(1) == (st.OK, b"abcd")
+    assert r.put(2, b"next") == st.OK and r.head != head and r.get(2) == (st.OK, b"next")
+
+
+def test_a_zero_length_byte_ends_a_log_pages_records_and_closes_the_page() -> None:
+    log = LogModel(FlashEmu(64, 3))
+    assert log.append(b"abc") == st.OK
+    head, off = log.head, log.head_off
+    log.flash.program(head * 64 + off, b"\x00")  # log records are 1..max_record bytes long
+    r = LogModel(log.flash)
+    assert r.records() == [b"abc"] and r.head_off == 64
+    assert r.append(b"next") == st.OK and r.head != head and r.records() == [b"abc", b"next"]
+
+
+def test_a_torn_copy_write_never_commits_the_page_that_takes_the_oldest_pages_records() -> None:
+    """docs/storage-format.md 5.3: on the last free page the copies of the oldest page's live records are
+    programmed first and the header last. A power cut that tears the copy write (here: the first copied record
+    complete, the rest not) leaves a page without a header, so the oldest page, still in the chain, keeps them."""
+    import copy
+
+    s = fresh(64, 4)  # 14 keys of 1..8 bytes nearly fill 4 pages of 64: new pages are often the last free one
+    committed: dict[int, bytes] = {}
+    torn_copies = 0
+    for i in range(300):
+        key, value = i % 14, bytes([i & 0xFF]) * (1 + i % 8)
+        trial = copy.deepcopy(s)
+
+        def tear(flash: FlashEmu, kind: str, page: int, off: int, data: bytes) -> None:
+            first = st.REC_OVERHEAD + data[1] if kind == "program" and off == st.HDR else len(data)
+            if first < len(data):  # a write of several records at once: a GC copy onto a new page
+                flash.data[page * flash.page_size + off:page * flash.page_size + off + first] = data[:first]
+                raise PowerCut()
+
+        trial.flash.hook = tear
+        try:
+            trial.put(key, value)
+        except PowerCut:
+            torn_copies += 1
+            after = StorageModel(FlashEmu(64, 4, bytes(trial.flash.data)))
+            assert {k: after.get(k)[1] for k in committed if k != key} == {
+                k: v for k, v in committed.items() if k != key}, f"put {i}"
+        assert s.put(key, value) == st.OK
+        committed[key] = value
+    assert torn_copies >= 10
+
+
+def test_validate_region_accepts_a_seeded_region_and_names_what_is_wrong_with_a_damaged_one() -> None:
+    layout = plan(PlanConfig("atmega328p", log_bytes=512))
+    region = seed_region(layout, {1: 7, 2: b"abc"})  # page 0: header, then records at +8 (5 bytes) and +13 (7)
+    assert validate_region("storage", region, layout) is None
+    bad_crc = bytearray(region)
+    bad_crc[st.HDR + 2] ^= 0x01  # the first record's value byte
+    assert validate_region("storage", bytes(bad_crc), layout) == "storage page 0: the record at +8 fails its CRC"
+    dirty_tail = bytearray(region)
+    dirty_tail[100] = 0x00
+    assert validate_region("storage", bytes(dirty_tail), layout) == (
+        "storage page 0: bytes after the last record at +20 are not erased")
+    assert validate_region("storage", b"\xff" * layout.storage.size, layout) == "no formatted storage page"

@@ -160,8 +160,10 @@ def cases() -> dict[str, Case]:
             text("firmware.hex", _hex_with_spm_2560()), ["--mcu", "atmega2560"], "spm-in-app"),
         # -- MCU
         "wrong-mcu-device-note": Case(copy(app_elf("atmega168p", fuses=False)), mcu, "mcu-mismatch"),
+        # without the device note and the signature only the ELF's avr:6 architecture tells it from a 328P build
         "wrong-mcu-elf-arch": Case(objcopied(app_elf("atmega2560", fuses=False), "--remove-section",
-                                             ".note.gnu.avr.deviceinfo"), mcu, "mcu-mismatch"),
+                                             ".note.gnu.avr.deviceinfo", "--remove-section", ".signature"), mcu,
+                                   "mcu-mismatch"),
         "wrong-mcu-signature": Case(objcopied(app_elf("atmega32u4", fuses=False), "--remove-section",
                                               ".note.gnu.avr.deviceinfo"), mcu, "mcu-mismatch"),
         # -- configuration

@@ -20,6 +20,7 @@ from .image import (
     LOCK_BASE,
     RAM_BASE,
     SIGNATURE_BASE,
+    Chunk,
     FirmwareImage,
     Section,
     load_image,
@@ -211,7 +212,10 @@ class _Checker:
     def check_placement(self) -> None:
         img, lay, chip = self.img, self.layout, self.chip
         app_end = lay.app_end
-        for c in img.chunks:
+        # A HEX merges adjacent records: an application that fills its region to the last byte and the boot code
+        # right after it (a merged image with the stub or bootloader, no regions between) are one run of bytes.
+        chunks = img.chunks if img.is_elf else _split_at(img.chunks, lay.boot_start)
+        for c in chunks:
             if c.end > chip.flash_size:
                 space = _address_space(c.start)
                 hint = (f" (avr-objcopy's {space} address space: build the HEX with -R {space}: a flash "
@@ -417,6 +421,16 @@ class _Checker:
         if ee_top > chip.eeprom_size:
             self.add("eeprom-overflow", f".eeprom holds {ee} bytes up to 0x{ee_top:X}, the {chip.display} has "
                      f"{chip.eeprom_size}")
+
+
+def _split_at(chunks: list[Chunk], addr: int) -> list[Chunk]:
+    out: list[Chunk] = []
+    for c in chunks:
+        if c.start < addr < c.end:
+            out += [Chunk(c.start, c.data[:addr - c.start], c.section), Chunk(addr, c.data[addr - c.start:], c.section)]
+        else:
+            out.append(c)
+    return out
 
 
 def _address_space(addr: int) -> str | None:

@@ -12,9 +12,10 @@ and this one). On a miss it predicts, for each resident segment, how many calls 
     gap known, age <= gap <= 2 * slots:  next = gap - age    (periodic: it comes back at its usual period)
     otherwise:                           next = 256 + age    (LRU order: older = used later)
 
-and evicts the segment predicted to be used last (ties: the older stamp). On periodic traces this evicts the
-most recently used segment (Belady's choice for loops), and it falls back to LRU when a segment stops recurring
-(phase changes). The 8-bit clock wraps after 256 calls; ages are taken mod 256, as the firmware does.
+and evicts the segment predicted to be used last (ties: the lower slot index, as the firmware's `key > best_key`
+scan does). On periodic traces this evicts the most recently used segment (Belady's choice for loops), and it falls
+back to LRU when a segment stops recurring (phase changes). The 8-bit clock wraps after 256 calls; ages are taken
+mod 256, as the firmware does.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Mapping
 
 from .chips import BootSize, Chip
 from .fuses import check_fuses
@@ -444,10 +444,8 @@ def _address_space(addr: int) -> str | None:
 
 def _slot_header_size() -> int:
     """Bytes at the start of each overlay slot that belong to the slot header (docs/overlay-format.md)."""
-    try:
-        from .overlay.format import SLOT_HEADER_SIZE
-    except ImportError:
-        return 0
+    from .overlay.format import SLOT_HEADER_SIZE  # imported late: only images with overlay slots need it
+
     return int(SLOT_HEADER_SIZE)
 
 
@@ -465,20 +463,14 @@ def _abs_calls(data: bytes, base: int) -> list[tuple[int, int]]:
 def _validate_seed(region: Region, data: bytes, layout: Layout) -> str | None:
     """None if `data` is a valid seeded image of the region, else why not.
 
-    The storage part owns the on-flash formats; it may provide `spareflash.storage.validate_region(name, data,
-    layout) -> str | None` (None = valid). Until it exists, a region must be erased (all 0xFF). Overlay slots are
-    always filled at run time, so they must be erased.
+    The storage model owns the on-flash formats (`spareflash.storage.validate_region`). Overlay slots are always
+    filled at run time, so they must be erased.
     """
     if region.name == "slots":
         return "overlay slots are filled at run time and must be erased in the image"
-    try:
-        from . import storage  # type: ignore[attr-defined]
-    except ImportError:
-        return "no storage validator is installed, so the region must be erased"
-    validator: Callable[[str, bytes, Layout], str | None] | None = getattr(storage, "validate_region", None)
-    if validator is None:
-        return "no storage validator is installed, so the region must be erased"
-    return validator(region.name, data, layout)
+    from .storage import validate_region  # imported late: only an image with a non-erased region needs it
+
+    return validate_region(region.name, data, layout)
 
 
 def verify_loaded(image: FirmwareImage, layout: Layout, *, fuses: Mapping[str, int] | None = None) -> VerifyResult:

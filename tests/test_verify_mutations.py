@@ -193,6 +193,9 @@ def cases() -> dict[str, Case]:
         "elf-empty": Case(text("firmware.elf", b""), mcu, "elf-malformed"),
         "not-an-elf": Case(text("firmware.elf", "this is not firmware\n"), mcu, "elf-malformed"),
         "elf-truncated": Case(text("firmware.elf", plain.read_bytes()[:300]), mcu, "elf-malformed"),
+        # two sections loaded at the same flash bytes (the linker's own check switched off): no image to verify
+        "elf-sections-overlap-in-flash": Case(copy(app_elf(ldflags=(
+            "-Wl,--no-check-sections", "-Wl,--section-start=.spareflash_bootstub=0x10"))), mcu, "elf-malformed"),
         # -- vectors, RAM, overlays
         "vector-table-overwritten-hex": Case(patched_hex(hex_of(plain), {3 * 4: b"\xff\xff\xff\xff"}), mcu,
                                              "vector-table"),
@@ -260,7 +263,7 @@ CASE_NAMES = [
     "rstdisbl-in-elf-fuses", "spien-unprogrammed", "dwen-programmed", "lock-forbids-spm", "lock-forbids-spm-in-elf",
     "bootrst-with-bootstub", "boot-section-covers-storage", "selfprgen-unprogrammed-attiny85", "hex-bad-checksum",
     "hex-bad-record-type", "hex-truncated-no-eof", "hex-truncated-mid-record", "hex-empty", "elf-empty",
-    "not-an-elf", "elf-truncated", "vector-table-overwritten-hex", "vector-into-storage-hex", "data-too-big-for-ram",
+    "not-an-elf", "elf-truncated", "elf-sections-overlap-in-flash", "vector-table-overwritten-hex", "vector-into-storage-hex", "data-too-big-for-ram",
     "overlay-outside-slot", "overlay-over-slot-header",
     "overlay-loaded-into-flash", "overlay-without-slots", "overlay-crossref-relocs",
     "overlay-crossref-no-relocs",
@@ -280,6 +283,11 @@ def run_cli(case: Case, d: Path, capsys: pytest.CaptureFixture[str]) -> tuple[in
     out, err = capsys.readouterr()
     assert snapshot(d) == before, "verify must not write or touch any file"
     return code, out, err, path
+
+
+def test_every_case_built_is_run() -> None:
+    # the names are listed for collection (no firmware is built before a test runs): none may be left out
+    assert sorted(cases()) == sorted(CASE_NAMES + GOOD_NAMES)
 
 
 def test_the_suite_has_at_least_25_mutations() -> None:

@@ -184,8 +184,7 @@ CASES: dict[str, Bad] = {
                                                                      "bootstub", words="has no boot section"),
     "fuses --mcu nonsense": bad("fuses", "--mcu", "nonsense", words="unknown MCU 'nonsense'"),
     # -- verify and report read the image strictly (more in test_verify_mutations.py)
-    "report of a directory": bad("report", "adir", *M328,
-                                                                    words="image-unreadable: adir"),
+    "report of a directory": bad("report", "adir", *M328, words="image-unreadable: adir"),
     "report of a path under a regular file": bad("report", "afile/x.hex", *M328, words="image-unreadable"),
     "report of an AVR ELF whose body is cut off": bad("report", "truncated.elf", *M328, words="elf-malformed"),
     "report of a non-AVR ELF": bad("report", "/bin/ls", *M328, words="not an AVR"),

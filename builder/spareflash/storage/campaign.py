@@ -146,6 +146,17 @@ def value_dependencies(store: StorageModel, key: int) -> set[int]:
     return deps
 
 
+def random_fill(store: StorageModel, rng: random.Random, nops: int, keys: int, max_len: int) -> dict[int, bytes]:
+    """nops random puts (85%, 1..max_len bytes) and removes on keys 0..keys-1; returns the values then stored."""
+    for _ in range(nops):
+        k = rng.randrange(keys)
+        if rng.random() < 0.85:
+            store.put(k, rng.randbytes(rng.randint(1, max_len)))
+        else:
+            store.remove(k)
+    return {k: v for k in range(keys) if (v := store.get(k)[1]) is not None}
+
+
 CORRUPTION_KINDS = ("bytes", "bits", "page", "page-header-kept")
 
 
@@ -174,13 +185,7 @@ def corruption_campaign(seed: int, cases: int, *, page_size: int = 64, pages: in
     for case in range(cases):
         flash = FlashEmu(page_size, pages)
         store = StorageModel(flash)
-        for _ in range(rng.randint(1, 120)):
-            k = rng.randrange(keys)
-            if rng.random() < 0.85:
-                store.put(k, rng.randbytes(rng.randint(1, 8)))
-            else:
-                store.remove(k)
-        values = {k: v for k in range(keys) if (v := store.get(k)[1]) is not None}
+        values = random_fill(store, rng, rng.randint(1, 120), keys, max_len=8)
         deps = {key: value_dependencies(store, key) for key in values}
         kind, touched = corrupt(flash.data, rng, page_size, max_hits=8)
         res.checks += 1

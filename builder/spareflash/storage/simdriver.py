@@ -640,20 +640,14 @@ class CorruptionCase:
 def corruption_case(fw: DriverFirmware, rng: random.Random, keys: int = 8) -> CorruptionCase:
     """A region written by the model (random puts/removes), then hit by random bytes, bit flips or a garbage page
     (as spareflash.storage.campaign.corruption_campaign does on the model alone)."""
-    from .campaign import corrupt, value_dependencies
+    from .campaign import corrupt, random_fill, value_dependencies
     from .flash import FlashEmu
     from .store import StorageModel
 
     P, N = fw.page_size, fw.storage_pages
     flash = FlashEmu(P, N)
     store = StorageModel(flash, single_write=fw.single_write)
-    for _ in range(rng.randint(5, 150)):
-        k = rng.randrange(keys)
-        if rng.random() < 0.85:
-            store.put(k, rng.randbytes(rng.randint(1, 12)))
-        else:
-            store.remove(k)
-    values = {k: v for k in range(keys) if (v := store.get(k)[1]) is not None}
+    values = random_fill(store, rng, rng.randint(5, 150), keys, max_len=12)
     deps = {key: value_dependencies(store, key) for key in values}
     data = flash.data
     kind, touched = corrupt(data, rng, P, max_hits=10)

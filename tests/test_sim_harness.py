@@ -101,6 +101,10 @@ def test_flash_snapshot_restore_and_flash_in(avr_build, tmp_path):
     assert read_hex(path)[0x4000] == 0x12
     booted = Simulator(hello(avr_build), "atmega328p", flash_in=path)
     assert booted.flash == bytes(changed)
+    from intelhex import IntelHex
+
+    booted = Simulator(hello(avr_build), "atmega328p", flash_in=IntelHex(str(path)))  # the HEX as an object
+    assert booted.flash == bytes(changed)
     with pytest.raises(SpareFlashError, match="flash_in has 10 bytes"):
         Simulator(hello(avr_build), "atmega328p", flash_in=b"\x00" * 10)
 

@@ -22,7 +22,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 from .chips import CHIPS, Chip, get_chip
 from .errors import SpareFlashError, ToolchainError
@@ -225,7 +225,7 @@ def _split_flags(extra_flags: Iterable[str]) -> tuple[list[str], list[str]]:
     return compile_flags, link_flags
 
 
-def _default_build_dir(sketch_dir: Path, board: Board, key: dict[str, object]) -> Path:
+def _default_build_dir(sketch_dir: Path, board: Board, key: Mapping[str, object]) -> Path:
     digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:10]
     return DEFAULT_BUILD_ROOT / f"{sketch_dir.name}-{board.name}-{digest}"
 

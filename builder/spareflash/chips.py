@@ -253,7 +253,7 @@ def _bodlevel(shift: int = 0) -> FuseBit:
 def _mega_x8_fuses(boot_in_efuse: bool, lf: int, hf: int, ef: int) -> tuple[FuseByte, ...]:
     """ATmega48/88/168/328 family. On 88/168 BOOTSZ/BOOTRST live in efuse; on 328 in hfuse."""
     if boot_in_efuse:
-        hbits = (_RSTDISBL, _DWEN, _SPIEN, _WDTON, _EESAVE, _bodlevel(0))
+        hbits: tuple[FuseBit, ...] = (_RSTDISBL, _DWEN, _SPIEN, _WDTON, _EESAVE, _bodlevel(0))
         return (_clock_lfuse(lf), FuseByte("hfuse", hf, hbits), FuseByte("efuse", ef, _bootsz_bits(), 0xF8))
     hbits = (_RSTDISBL, _DWEN, _SPIEN, _WDTON, _EESAVE, *_bootsz_bits())
     return (_clock_lfuse(lf), FuseByte("hfuse", hf, hbits), FuseByte("efuse", ef, (_bodlevel(0),), 0xF8))

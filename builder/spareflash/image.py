@@ -256,9 +256,9 @@ def parse_hex(text: bytes, path: Path) -> FirmwareImage:
     if not seen_eof:
         raise ImageError("hex-malformed", f"{name}: no end-of-file record (truncated file)")
     chunks.sort(key=lambda c: c.start)
-    for a, b in zip(chunks, chunks[1:]):
-        if b.start < a.end:
-            raise ImageError("hex-malformed", f"{name}: records overlap at 0x{b.start:X}")
+    for before, after in zip(chunks, chunks[1:]):
+        if after.start < before.end:
+            raise ImageError("hex-malformed", f"{name}: records overlap at 0x{after.start:X}")
     return FirmwareImage(path, "hex", chunks)
 
 
@@ -336,6 +336,8 @@ def parse_elf(path: Path) -> FirmwareImage:
                 if not target_sec.name.startswith(OVERLAY_PREFIX):
                     continue  # only overlay cross references are checked; skip the rest for speed
                 symtab = elf.get_section(sec["sh_link"])
+                if not isinstance(symtab, SymbolTableSection):
+                    raise ImageError("elf-malformed", f"{name}: relocation section {sec.name} has no symbol table")
                 for rel in sec.iter_relocations():
                     sym = symtab.get_symbol(rel["r_info_sym"])
                     shndx = sym["st_shndx"]

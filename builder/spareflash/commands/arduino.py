@@ -7,10 +7,11 @@ import shlex
 from pathlib import Path
 
 from ..errors import SpareFlashError
+from . import show_help
 from .verify import add_plan_arguments, layout_from_args
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("arduino", help="install the Arduino platform hook and board menus; package the library")
     asub = p.add_subparsers(dest="arduino_command", metavar="ACTION")
 
@@ -35,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     k.add_argument("--out", type=Path, default=Path("dist"), help="output folder (default: dist)")
     k.set_defaults(func=run_package)
 
-    p.set_defaults(func=lambda args: (p.print_help(), 1)[1])
+    p.set_defaults(func=show_help(p))
 
 
 def run_install(args: argparse.Namespace) -> int:

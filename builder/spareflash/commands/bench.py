@@ -16,7 +16,7 @@ from ..errors import SpareFlashError
 TOPICS = ("storage", "overlay", "plugin")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bench", help="benchmarks in simulated cycles, bytes and erase counts against baselines")
     p.add_argument("topic", choices=(*TOPICS, "all"))
     p.add_argument("--json", action="store_true", help="print the numeric fields as JSON")
@@ -31,7 +31,8 @@ def _load(topic: str) -> Callable[..., BenchResult]:
         if exc.name == f"spareflash.bench.{topic}":
             raise SpareFlashError(f"bench: no benchmark for '{topic}' yet") from None
         raise
-    return mod.measure
+    measure: Callable[..., BenchResult] = mod.measure
+    return measure
 
 
 def run(args: argparse.Namespace) -> int:

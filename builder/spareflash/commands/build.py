@@ -37,7 +37,7 @@ def plan_config_from_args(args: argparse.Namespace, board: str) -> PlanConfig:
                       overlay_slots=slots, slot_bytes=slot_bytes, board=b.plan_board)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("build", help="compile a sketch with avr-gcc/arduino-builder and the flash plan applied")
     p.add_argument("sketch_dir", help="the sketch folder (holding SKETCH_DIR/<name>.ino)")
     p.add_argument("--board", default="uno", help=f"target board: {', '.join(BOARDS)} (default: uno)")

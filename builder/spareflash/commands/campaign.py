@@ -22,7 +22,7 @@ from ..errors import SpareFlashError
 MODEL_CHUNK = 50_000
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("campaign", help="long power-cut and corruption sweeps (storage)")
     p.add_argument("topic", choices=("storage",))
     p.add_argument("--cuts", type=int, default=3000, help="power-cut points on the simulated chip (default 3000)")
@@ -69,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
             raise SpareFlashError(f"campaign: --{name.replace('_', '-')} must not be negative")
     if args.jobs < 1:
         raise SpareFlashError("campaign: --jobs must be at least 1")
-    say = (lambda *a: None) if args.json else (lambda *a: print(*a, flush=True))
+    def say(line: str) -> None:
+        if not args.json:
+            print(line, flush=True)
     figures: dict[str, Any] = {"seed": args.seed}
     failures: list[str] = []
 
@@ -124,12 +126,12 @@ def run(args: argparse.Namespace) -> int:
             failures += model_fails
         if args.model_corruption:
             t0 = time.perf_counter()
-            futs = [pool.submit(_model_corruption, args.seed, n, i) for i, n in enumerate(_chunks(
+            corr_futs = [pool.submit(_model_corruption, args.seed, n, i) for i, n in enumerate(_chunks(
                 args.model_corruption))]
             cases = 0
             corr_fails: list[str] = []
-            for f in futs:
-                c, fl = f.result()
+            for cf in corr_futs:
+                c, fl = cf.result()
                 cases += c
                 corr_fails += fl
             wall = time.perf_counter() - t0

@@ -20,7 +20,7 @@ from ..plan import PlanConfig
 REPO_EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="build an example for an Uno, verify it, report, run it in the simulator")
     p.add_argument("--example", default="StorageBasics", help="example sketch under examples/ (default StorageBasics)")
     p.add_argument("--board", default="uno")

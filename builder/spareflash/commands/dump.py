@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -14,7 +15,7 @@ from ..storage.image import decode_log, decode_storage, read_image
 from .verify import _int
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("dump", help="decode the storage and log regions of a flash dump (.hex or raw .bin)")
     p.add_argument("image", type=Path, help="flash dump: Intel HEX, or raw binary from address 0")
     p.add_argument("--mcu", required=True, help="chip, e.g. atmega328p")
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     console = Console()
 
-    def warn_damaged(what: str, region: dict) -> None:
+    def warn_damaged(what: str, region: dict[str, Any]) -> None:
         if region["damaged_pages"]:
             pages = ", ".join(str(p) for p in region["damaged_pages"])
             console.print(f"[yellow]{what}: {len(region['damaged_pages'])} of {region['pages']} pages hold data "

@@ -13,7 +13,7 @@ from ..plan import PlanConfig, check_board, plan
 from ..report import fuse_description
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("fuses", help="the fuse bytes (lfuse, hfuse, efuse, lock) for a backend, decoded")
     p.add_argument("--mcu", required=True, help="avr-gcc -mmcu name, e.g. atmega328p")
     p.add_argument("--backend", help="bootstub, optiboot, urboot or direct (default: the chip's default)")

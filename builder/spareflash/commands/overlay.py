@@ -8,11 +8,12 @@ from pathlib import Path
 
 from ..errors import SpareFlashError
 from ..plan import PlanConfig
+from . import show_help
 
 SOURCE_SUFFIXES = (".c", ".cpp", ".S")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("overlay", help="code overlays: build firmware + overlays.bin, inspect images")
     osub = p.add_subparsers(dest="overlay_command", metavar="ACTION")
 
@@ -45,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pol = osub.add_parser("policy", help="loads of the firmware's replacement policy and LRU against Belady")
     pol.add_argument("--slots", type=int, default=2)
     pol.set_defaults(func=run_policy)
-    p.set_defaults(func=lambda a: p.print_help() or 1)
+    p.set_defaults(func=show_help(p))
 
 
 def _key(text: str | None) -> bytes | None:

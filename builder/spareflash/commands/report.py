@@ -10,7 +10,7 @@ from rich.console import Console
 from .verify import add_fuse_arguments, add_plan_arguments, fuses_from_args, layout_from_args
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", help="memory report of an ELF/HEX: flash regions, RAM, EEPROM, fuses, symbols")
     p.add_argument("image", help="firmware .elf or .hex")
     add_plan_arguments(p)

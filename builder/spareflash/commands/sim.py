@@ -20,7 +20,7 @@ def _int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a number: {text}") from None
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("sim", help="run a firmware (ELF or HEX) in the simulator and print its Serial output",
                        description="Run a firmware in the yasimavr-based simulator until it sleeps with interrupts "
                                    "off (exit 0), crashes or runs out of cycles (exit 3).")

@@ -75,7 +75,7 @@ def layout_from_args(args: argparse.Namespace, image: str | None = None) -> Layo
     return plan(config)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("verify", help="check an ELF/HEX against the flash plan (exit 0 valid, 2 not)")
     p.add_argument("image", help="firmware .elf or .hex")
     add_plan_arguments(p)

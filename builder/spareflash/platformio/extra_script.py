@@ -4,6 +4,7 @@
 # finds the library -- also when the project does not use it, so everything happens in
 # spareflash.platformio.plugin.apply(), which first checks that the project's sources include SpareFlash.
 # See docs/platformio.md.
+# mypy: disable-error-code="name-defined"
 import os
 import sys
 

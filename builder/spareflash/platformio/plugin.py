@@ -459,6 +459,7 @@ def apply(env: Any, projenv: Any | None, lib_dir: str | Path | None = None) -> b
         return False
     seed: bytes | None = None
     seed_values: dict[int, bytes] = {}
+    seed_name = opts.seed.name if opts.seed is not None else ""
     if opts.seed is not None:
         if not opts.seed.is_file():
             _fail(denv, f"{OPTION_PREFIX}seed: {opts.seed} does not exist")
@@ -519,7 +520,7 @@ def apply(env: Any, projenv: Any | None, lib_dir: str | Path | None = None) -> b
     denv["SPAREFLASH_LAYOUT"] = layout
     print(describe(layout, old_max, new_max))
     if seed is not None:
-        print(f"SpareFlash: storage seeded from {opts.seed.name}: keys {', '.join(map(str, sorted(seed_values)))} "
+        print(f"SpareFlash: storage seeded from {seed_name}: keys {', '.join(map(str, sorted(seed_values)))} "
               f"at 0x{layout.storage.start:X}")
 
     elf_path = "$BUILD_DIR/${PROGNAME}.elf"

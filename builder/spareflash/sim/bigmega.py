@@ -64,7 +64,7 @@ def descriptor(mcu: str) -> Any:
     return apply_chip_facts(desc, _chip(mcu), boot_section=True)
 
 
-def _device_class() -> tuple[type, type]:
+def _device_class() -> tuple[Any, type]:
     from yasimavr.device_library.builders._base import DummyPeripheralBuilder
     from yasimavr.device_library.builders._builders_arch_avr import AVR_BaseDevice, AVR_DeviceBuilder
     from yasimavr.lib import core
@@ -112,7 +112,7 @@ def _device_class() -> tuple[type, type]:
 
 
 @functools.lru_cache(maxsize=1)
-def _cached_classes() -> tuple[type, type]:
+def _cached_classes() -> tuple[Any, type]:
     return _device_class()
 
 

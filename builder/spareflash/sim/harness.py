@@ -8,12 +8,15 @@ page operations), through `IORegHandler`s added next to the peripherals' own han
 
 from __future__ import annotations
 
+import functools
 import importlib
 import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence, Union
+
+from intelhex import IntelHex
 
 from ..chips import Chip, get_chip
 from ..errors import SimulationError, SpareFlashError
@@ -27,7 +30,7 @@ FUSE_ORDER = ("lfuse", "hfuse", "efuse")
 SPMEN, PGERS, PGWRT = 0x01, 0x02, 0x04
 SPM_CMD_MASK = 0x3E
 
-FlashInput = Union[bytes, bytearray, str, Path, Any]  # bytes, a HEX path, or an intelhex.IntelHex
+FlashInput = Union[bytes, bytearray, str, Path, IntelHex]  # bytes, a HEX path, or an intelhex.IntelHex
 
 
 def _core() -> Any:
@@ -195,7 +198,7 @@ def load_yaml_device(mcu: str, yaml_path: str | Path | None = None) -> Any:
 
 
 for _mcu in ("atmega328p", "atmega168p", "atmega88p"):
-    register_device(_mcu, (lambda m=_mcu: load_yaml_device(m)))
+    register_device(_mcu, functools.partial(load_yaml_device, _mcu))
 
 
 # -- results --------------------------------------------------------------------------------------------------
@@ -520,7 +523,7 @@ class Simulator:
                 raise SpareFlashError(f"flash_in has {len(flash_in)} bytes, {self.chip.display} flash has {size}")
             data = bytes(flash_in)
             what = "flash_in"
-        elif hasattr(flash_in, "tobinarray"):  # an intelhex.IntelHex
+        elif isinstance(flash_in, IntelHex):
             flash_in.padding = 0xFF
             data = bytes(flash_in.tobinarray(start=0, end=max(flash_in.maxaddr() or 0, 0)))
             what = "flash_in"
@@ -652,7 +655,7 @@ class Simulator:
     def deferred_interrupts(self) -> int:
         """How many interrupt entries the harness moved one instruction later (see _IrqEnableDelay)."""
         delay = self.__dict__.get("_irq_delay")
-        return delay.deferred if delay is not None else self.__dict__.get("_closed_deferred", 0)
+        return int(delay.deferred if delay is not None else self.__dict__.get("_closed_deferred", 0))
 
     def _on_log(self, fmt: str) -> None:
         if self.strict_spm and "locked flash address" in fmt and self.device.state() != self._core.Device.State.Crashed:
@@ -807,7 +810,7 @@ class Simulator:
 
     @property
     def flash(self) -> bytes:
-        closed = self.__dict__.get("_closed_flash")
+        closed: bytes | None = self.__dict__.get("_closed_flash")
         if closed is not None:
             return closed
         return bytes(self._flash_nvm.view())

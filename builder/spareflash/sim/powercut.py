@@ -55,4 +55,5 @@ def run_with_power_cut(firmware: FirmwareSource, mcu: str, cut_cycle: int, seed:
     """Power the chip on (from `flash_in` if given), run to `cut_cycle`, cut the power."""
     sim = Simulator(firmware, mcu, fuses=fuses, flash_in=flash_in, freq=freq, peripherals=peripherals)
     sim.run_until(cut_cycle)
-    return sim.cut_power(seed)
+    result: PowerCutResult = sim.cut_power(seed)
+    return result

@@ -51,7 +51,7 @@ def zero_bits(data: Iterable[int]) -> int:
     return sum(_ZEROS[b] for b in data)
 
 
-def record_check(body: bytes) -> bytes:
+def record_check(body: bytes | bytearray) -> bytes:
     """A record's 2 check bytes (docs/storage-format.md, "CRCs"): CRC-8 of the body, then the Berger byte, the
     number of 0-bits in the body and the CRC-8 byte, mod 256. A torn write (bits left at 1 that should have become
     0) lowers the real 0-count and can only raise the stored count, so it never passes while the covered bytes

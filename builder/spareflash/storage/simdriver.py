@@ -249,7 +249,7 @@ class DriverRun:
     results: list[str]
     flash_in: bytes
     flash: bytes
-    page_ops: list  # list[spareflash.sim.PageOp]
+    page_ops: list[Any]  # list[spareflash.sim.PageOp]
     cmd_cycles: list[int]  # cycle of each firmware command's start (MARK_CMD), in script order
     done_cycles: list[int]  # cycle each firmware command returned at (MARK_DONE)
     fw_lines: list[str] = field(default_factory=list)  # the commands the firmware ran (no W/D)
@@ -398,7 +398,7 @@ def eeprom_workload(rng: random.Random, nops: int, length: int = 256) -> list[st
 # -- power cuts -------------------------------------------------------------------------------------------------
 
 
-def flash_at_cut(initial: bytes, ops: Sequence, cycle: int, seed: int) -> tuple[bytes, object | None]:
+def flash_at_cut(initial: bytes, ops: Sequence[Any], cycle: int, seed: int) -> tuple[bytes, object | None]:
     """The flash a power cut at `cycle` leaves: `initial` plus every page operation finished by then, the one in
     flight torn with random.Random(seed) (what `Simulator.cut_power(seed)` does at that cycle)."""
     from ..sim import tear

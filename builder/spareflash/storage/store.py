@@ -196,7 +196,8 @@ class StorageModel(PagedRegion):
 
 
     def records(self, page: int) -> list[int]:
-        out, o = [], HDR
+        out: list[int] = []
+        o = HDR
         while True:
             s = self.rec_size(page, o)
             if not s:

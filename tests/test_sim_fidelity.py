@@ -239,15 +239,20 @@ RAN = 0xAA  # GPIOR2 as the ISR found it: the instruction after the enabling one
 EPILOGUE_NEW_SP, EPILOGUE_HALF_SP = 0x0780, 0x07F0  # case 4's SP after the epilogue / between its two SP writes
 
 
-def _irq_run(avr_build, delay: bool = True) -> tuple[Simulator, dict[int, tuple[int, int]], bytes]:
-    """Run irq_fidelity.c; returns the simulator, {marker: (GPIOR2 seen by the ISR, ISR's SP)} and the canary."""
-    elf = avr_build([IRQ_SRC], "atmega328p", name="irq_fidelity")
+def _simulator(elf: Path, delay: bool) -> Simulator:
+    """An ATmega328P simulator with the harness's interrupt-enable delay on or off (a class setting)."""
     old = Simulator.__dict__.get("irq_enable_delay", True)
     Simulator.irq_enable_delay = delay  # type: ignore[misc]
     try:
-        sim = Simulator(elf, "atmega328p", freq=FREQ)
+        return Simulator(elf, "atmega328p", freq=FREQ)
     finally:
         Simulator.irq_enable_delay = old  # type: ignore[misc]
+
+
+def _irq_run(avr_build, delay: bool = True) -> tuple[Simulator, dict[int, tuple[int, int]], bytes]:
+    """Run irq_fidelity.c; returns the simulator, {marker: (GPIOR2 seen by the ISR, ISR's SP)} and the canary."""
+    elf = avr_build([IRQ_SRC], "atmega328p", name="irq_fidelity")
+    sim = _simulator(elf, delay)
     result = sim.run(100_000)
     assert result.reason == "sleep", result.message
     assert [m.value for m in sim.markers] == [1, 2, 3, 4, 5, 6, 7, 0x7F]
@@ -315,12 +320,7 @@ IRQ_SLEEP_SRC = Path(__file__).parent / "firmware" / "fidelity" / "irq_sleep.c"
 
 def _irq_sleep_run(avr_build, delay: bool) -> tuple[Simulator, str]:
     elf = avr_build([IRQ_SLEEP_SRC], "atmega328p", name="irq_sleep")
-    old = Simulator.__dict__.get("irq_enable_delay", True)
-    Simulator.irq_enable_delay = delay  # type: ignore[misc]
-    try:
-        sim = Simulator(elf, "atmega328p", freq=FREQ)
-    finally:
-        Simulator.irq_enable_delay = old  # type: ignore[misc]
+    sim = _simulator(elf, delay)
     return sim, sim.run(100_000).reason
 
 

@@ -215,6 +215,14 @@ def test_a_page_whose_seq_is_not_its_place_in_the_chain_is_skipped() -> None:
     s.flash.data[32] = 7  # page 1 now says seq 7: its header fails, page 0 is the head
     s.mount()
     assert (s.head, s.used) == (0, 1) and s.get(1) == (OK, bytes(20))
+    # a valid header in the chain's place of seq 0 that says seq 200 (older than 1 by serial arithmetic): the
+    # head (seq 1, oldest 0) has U = 2, but page 0 is not seq 0, so its records are not read
+    flash = FlashEmu(32, 4)
+    flash.data[0:6] = hdr(200, 200, 0)
+    flash.data[6:11] = rec_(2, b"z")
+    flash.data[32:38] = hdr(1, 0, 1)
+    t = v2.StorageModelV2(flash)
+    assert (t.head, t.used) == (1, 2) and t.get(2) == (ERR_NOT_FOUND, None)
 
 
 def test_a_torn_tail_closes_the_head() -> None:

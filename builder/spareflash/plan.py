@@ -135,8 +135,20 @@ class Layout:
         """Where the overlay page helper goes (bootstub backend): directly after the bootstub's budget."""
         return self.boot_start + BOOTSTUB_MAX_BYTES
 
+    @property
+    def storage_format(self) -> int:
+        """The FlashStorage on-flash format the library is built with: 2 on parts with at most 4 KB of flash.
+
+        Format 1 (docs/storage-format.md, library/src/FlashStorage.cpp) is about 4.8 KB of code on a tiny part
+        and does not fit the application region of the ATtiny45 (3,584 B) or ATtiny25 (1,792 B) beside the
+        default storage region; format 2's engine in assembly (library/src/flashstorage_v2.S) is about 1.5 KB.
+        Larger parts keep format 1 (and FlashLog/FlashEEPROM/Overlay, which format 2 builds do not offer).
+        """
+        return 2 if self.chip.flash_size <= 4096 else 1
+
     def defines(self) -> list[str]:
-        return [f"SPAREFLASH_BACKEND=SPAREFLASH_BACKEND_{self.backend.upper()}"]
+        return [f"SPAREFLASH_BACKEND=SPAREFLASH_BACKEND_{self.backend.upper()}",
+                f"SPAREFLASH_STORAGE_FORMAT={self.storage_format}"]
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -8,7 +8,8 @@ FlashStorageStats. Specified here, in the simulator with the plan's fuses and st
   32 B; the default 8-page region leaves too little application flash for a sketch calling all of them): the
   statuses, the values and the stats (the figures follow from the format: 6-byte page header, 4 + len per record,
   free = (P - append offset) + unused pages x (P - 6), remaining = (10,000 - max erase) x pages x ((P - 6) / 8));
-* format() and stats() cost nothing in a sketch that does not call them (--gc-sections drops their sections);
+* format() and stats() cost nothing in a sketch that does not call them (--gc-sections drops their sections), and
+  the image passes the verifier (SPM only inside the library's sf_* routine);
 * FlashLog, FlashEEPROM and Overlay are a compile-time error that names the reason on a format-2 build.
 
 StorageBasics' calls on both parts with the default layout run in tests/test_backend_matrix.py.
@@ -25,6 +26,7 @@ from elftools.elf.elffile import ELFFile
 from spareflash.build import build_sketch
 from spareflash.errors import ToolchainError
 from spareflash.plan import PlanConfig, plan
+from spareflash.verify import verify_image
 
 pytest.importorskip("yasimavr")
 
@@ -79,11 +81,16 @@ def test_the_whole_api_on_a_format_2_part(mcu: str, storage: int | None) -> None
     sim.close()
 
 
-def test_format_and_stats_cost_nothing_when_not_called() -> None:
-    result = build_sketch(STORAGE_CONSOLE, "attiny25", layout=plan(PlanConfig("attiny25")))
+@pytest.mark.parametrize("mcu", ["attiny45", "attiny25"])
+def test_format_and_stats_cost_nothing_when_not_called_and_the_image_verifies(mcu: str) -> None:
+    layout = plan(PlanConfig(mcu))
+    result = build_sketch(STORAGE_CONSOLE, mcu, layout=layout)
     names = symbols(result.elf)
     assert {"sf2_begin", "sf2_put", "sf2_get", "sf2_remove", "sf2_size"} <= names
     assert not {"sf2_format", "sf2_stats"} & names
+    # the engine's SPM sits in a sized sf_ function, the only place the verifier accepts it on a direct part
+    res = verify_image(result.elf, layout)
+    assert res.ok, [f"{v.rule}: {v.message}" for v in res.violations]
 
 
 USES = {

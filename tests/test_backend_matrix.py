@@ -141,11 +141,8 @@ def test_the_planned_fuses_let_storage_basics_program_the_region(case: Case) -> 
     assert [ln.strip() for ln in out.splitlines()[:4]] == EXPECTED_LINES, out
     assert out.rstrip().endswith("done")
     assert sim.page_ops and all(layout.storage.start <= op.page < layout.storage.end for op in sim.page_ops)
-    if layout.storage_format == 2:
-        # TODO(v2-model): decode with decode_storage(..., fmt=2) once branch v2-model (the format 2 Python model) is
-        # merged; until then the output lines above are the check of what the region holds.
-        return
-    decoded = decode_storage(sim.flash[layout.storage.start:layout.storage.end], layout.chip.page_size)
+    decoded = decode_storage(sim.flash[layout.storage.start:layout.storage.end], layout.chip.page_size,
+                             layout.storage_format)
     assert decoded["values"] == EXPECTED_VALUES
 
 

@@ -9,7 +9,7 @@ import pytest
 from mutations.firmware import HAVE_AVR_GCC, build, layout_for
 from spareflash.chips import CHIPS, get_chip
 from spareflash.image import load_image
-from spareflash.plan import BOOTSTUB_MAX_BYTES, PlanConfig, PlanError, Region, plan
+from spareflash.plan import BOOTSTUB_MAX_BYTES, V2_MAX_FLASH, PlanConfig, PlanError, Region, plan
 
 
 def configs() -> list[PlanConfig]:
@@ -19,7 +19,8 @@ def configs() -> list[PlanConfig]:
         for backend in backends:
             out.append(PlanConfig(name, backend))
             p = chip.page_size
-            out.append(PlanConfig(name, backend, storage_bytes=4 * p, log_bytes=2 * p, overlay_slots=2,
+            log = 2 * p if chip.flash_size > V2_MAX_FLASH else 0  # format 2 has no FlashLog
+            out.append(PlanConfig(name, backend, storage_bytes=4 * p, log_bytes=log, overlay_slots=2,
                                   slot_bytes=4 * p))
     return out
 
@@ -90,15 +91,11 @@ def test_symbols_flags_and_defines() -> None:
     assert (doc["backend"], doc["slot_count"], doc["slot_size"]) == ("bootstub", 2, 1024)
 
 
-def test_parts_with_at_most_4_kb_of_flash_store_in_format_2() -> None:
-    # format 1's engine does not fit beside the default storage region there (plan.Layout.storage_format)
-    formats = {mcu: plan(PlanConfig(mcu)).storage_format
-               for mcu in ("atmega2560", "atmega328p", "atmega32u4", "atmega168p", "atmega88p", "attiny85", "attiny84",
-                           "attiny45", "attiny25")}
-    assert formats == {"atmega2560": 1, "atmega328p": 1, "atmega32u4": 1, "atmega168p": 1, "atmega88p": 1,
-                       "attiny85": 1, "attiny84": 1, "attiny45": 2, "attiny25": 2}
+def test_the_storage_format_reaches_every_compile_as_a_define() -> None:
+    # the library picks its FlashStorage engine by it (FlashStorage.h, flashstorage_v2.S)
     assert "SPAREFLASH_STORAGE_FORMAT=2" in plan(PlanConfig("attiny25")).defines()
     assert plan(PlanConfig("attiny45", storage_bytes=128)).defines()[-1] == "SPAREFLASH_STORAGE_FORMAT=2"
+    assert plan(PlanConfig("attiny85")).defines()[-1] == "SPAREFLASH_STORAGE_FORMAT=1"
 
 
 def test_regions_overlap_only_when_they_share_a_byte() -> None:
@@ -135,6 +132,8 @@ def test_the_linker_gets_every_symbol_with_its_planned_value(mcu: str) -> None:
     (PlanConfig("atmega328p", backend="direct"), "backend"),
     (PlanConfig("attiny85", backend="bootstub"), "backend"),
     (PlanConfig("atmega328p", backend="nope"), "backend"),
+    (PlanConfig("attiny45", log_bytes=128), "log-unsupported"),
+    (PlanConfig("attiny25", log_bytes=64), "log-unsupported"),
 ])
 def test_impossible_plans_name_their_rule(cfg: PlanConfig, rule: str) -> None:
     with pytest.raises(PlanError) as e:
@@ -162,3 +161,15 @@ def test_the_overlay_page_helper_goes_after_the_stub_and_only_overlays_count_it_
         assert f"-Wl,--section-start={BOOTPAGE_SECTION}=0x{ovl.boot_start + BOOTSTUB_MAX_BYTES:X}" in ovl.linker_flags()
     assert plan(PlanConfig("atmega328p", "bootstub", overlay_slots=2, slot_bytes=512)).boot_start == 0x7E00
     assert not any(BOOTPAGE_SECTION in f for f in plan(PlanConfig("atmega328p", "optiboot")).linker_flags())
+
+
+@pytest.mark.parametrize("mcu", sorted(CHIPS))
+def test_parts_with_at_most_4_kb_of_flash_use_storage_format_2(mcu: str) -> None:
+    """The v1 engine (~4.8 KB) does not fit the ATtiny45/25's application region; format 2's does
+    (docs/storage-format.md 5.10). Exactly those parts: the ATtiny85 (8 KB) keeps format 1 and its log."""
+    chip = get_chip(mcu)
+    want = 2 if mcu in ("attiny25", "attiny45") else 1
+    assert plan(PlanConfig(mcu)).storage_format == want
+    assert (chip.flash_size <= 4096) == (want == 2)
+    if want == 1:
+        assert plan(PlanConfig(mcu, log_bytes=2 * chip.page_size)).log.size == 2 * chip.page_size

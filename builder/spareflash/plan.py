@@ -78,6 +78,14 @@ def default_storage_bytes(chip: Chip) -> int:
     return 4096 if chip.flash_size >= 32768 else max(4 * chip.page_size, chip.flash_size // 8)
 
 
+V2_MAX_FLASH = 4096  # parts with at most this much flash use storage format 2 (Layout.storage_format)
+
+
+def storage_format(chip: Chip) -> int:
+    """See Layout.storage_format."""
+    return 2 if chip.flash_size <= V2_MAX_FLASH else 1
+
+
 @dataclass(frozen=True)
 class Layout:
     chip: Chip
@@ -90,6 +98,15 @@ class Layout:
     boot: BootSize | None  # the boot section the fuses select (None on parts without one)
     boot_start: int  # first byte the app and regions may not use (bootloader or stub), flash size if none
     fuses: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def storage_format(self) -> int:
+        """The on-flash format of the storage region: 2 (docs/storage-format-v2.md) on parts with at most 4 KB of
+        flash (ATtiny25/45), else 1 (docs/storage-format.md). The v1 engine does not fit those parts: it is ~4.8 KB
+        of code against the ATtiny45's 3,584-byte and the ATtiny25's 1,792-byte application region, while the v2
+        engine in assembly leaves 1,782 B and 2 B spare there (measured, docs/storage-format.md 5.10). Format 2 has
+        no FlashLog and no FlashEEPROM."""
+        return storage_format(self.chip)
 
     @property
     def regions(self) -> tuple[Region, ...]:
@@ -134,17 +151,6 @@ class Layout:
     def bootpage_start(self) -> int:
         """Where the overlay page helper goes (bootstub backend): directly after the bootstub's budget."""
         return self.boot_start + BOOTSTUB_MAX_BYTES
-
-    @property
-    def storage_format(self) -> int:
-        """The FlashStorage on-flash format the library is built with: 2 on parts with at most 4 KB of flash.
-
-        Format 1 (docs/storage-format.md, library/src/FlashStorage.cpp) is about 4.8 KB of code on a tiny part
-        and does not fit the application region of the ATtiny45 (3,584 B) or ATtiny25 (1,792 B) beside the
-        default storage region; format 2's engine in assembly (library/src/flashstorage_v2.S) is about 1.5 KB.
-        Larger parts keep format 1 (and FlashLog/FlashEEPROM/Overlay, which format 2 builds do not offer).
-        """
-        return 2 if self.chip.flash_size <= 4096 else 1
 
     def defines(self) -> list[str]:
         return [f"SPAREFLASH_BACKEND=SPAREFLASH_BACKEND_{self.backend.upper()}",
@@ -191,6 +197,9 @@ def plan(config: PlanConfig) -> Layout:
     _check_size(chip, "storage", cfg.storage_bytes)
     _check_size(chip, "log", cfg.log_bytes)
     _check_size(chip, "overlay slot", cfg.slot_bytes)
+    if cfg.log_bytes and storage_format(chip) == 2:
+        raise PlanError(f"log-unsupported: {chip.display} uses storage format 2, which has no FlashLog; "
+                        "plan no log region")
     if cfg.overlay_slots and not cfg.slot_bytes:
         raise PlanError("region-size: overlay slots need a slot size")
     if cfg.storage_bytes and cfg.storage_bytes < 2 * chip.page_size:

@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     out: dict[str, object] = {"mcu": layout.chip.name, "backend": layout.backend}
     if "storage" in regions:
         r = regions["storage"]
-        out["storage"] = {"start": r.region.start, "size": r.region.size, **decode_storage(r.data, r.page_size)}
+        out["storage"] = {"start": r.region.start, "size": r.region.size,
+                          **decode_storage(r.data, r.page_size, layout.storage_format)}
     if "log" in regions:
         r = regions["log"]
         out["log"] = {"start": r.region.start, "size": r.region.size, **decode_log(r.data, r.page_size)}

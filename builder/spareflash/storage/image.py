@@ -11,6 +11,7 @@ from ..plan import Layout, Region
 from .flash import FlashEmu
 from .log import LogModel
 from .store import OK, PagedRegion, StorageModel
+from .store_v2 import MAX_PAGES, MIN_PAGES, StorageModelV2
 
 
 class StorageFormatError(SpareFlashError):
@@ -34,20 +35,29 @@ def _value_bytes(key: int, value: Value) -> bytes:
 
 def seed_region(layout: Layout, values: Mapping[int, Value], *, single_write: bool = False) -> bytes:
     """The bytes of a freshly formatted storage region holding `values` (key -> bytes/int/str), exactly as the
-    C++ FlashStorage would leave them after format() and put() of each key in ascending order."""
+    C++ FlashStorage would leave them after format() and put() of each key in ascending order. In format 2
+    (layout.storage_format, the ATtiny25/45) the region starts erased and gets the puts only, as the engine
+    leaves it after its first begin() and the puts."""
     region = layout.storage
     if not region.size:
         raise StorageFormatError("seed: the plan has no storage region")
     page = layout.chip.page_size
-    store = StorageModel(FlashEmu(page, region.size // page), single_write=single_write)
-    store.format()
+    flash = FlashEmu(page, region.size // page)
+    store: StorageModel | StorageModelV2
+    if layout.storage_format == 2:
+        if single_write:
+            raise StorageFormatError("seed: storage format 2 has no single-write build")
+        store = StorageModelV2(flash)
+    else:
+        store = StorageModel(flash, single_write=single_write)
+        store.format()
     for key in sorted(values):
         if not 0 <= key <= 254:
             raise StorageFormatError(f"seed: key {key} is outside 0..254")
         data = _value_bytes(key, values[key])
         status = store.put(key, data)
         if status != OK:
-            raise StorageFormatError(f"seed: key {key} ({len(data)} bytes): {status}")
+            raise StorageFormatError(f"seed: key {key} ({len(data)} bytes): status 0x{status:02X}")
     return bytes(store.flash.data)
 
 
@@ -121,13 +131,36 @@ def damaged_pages(region: PagedRegion) -> list[int]:
     return [p for p in range(region.N) if not region.blank(p) and not region.hdr_valid(p)]
 
 
-def decode_storage(data: bytes, page_size: int) -> dict[str, Any]:
+def decode_storage(data: bytes, page_size: int, fmt: int = 1) -> dict[str, Any]:
+    """What a storage region holds, read by the twin of its format (1: StorageModel, 2: StorageModelV2)."""
+    if fmt == 2:
+        return _decode_storage_v2(data, page_size)
+    if fmt != 1:
+        raise StorageFormatError(f"dump: unknown storage format {fmt}")
     store = StorageModel(FlashEmu(page_size, len(data) // page_size, data))
     st = store.stats()
     return {
         "pages": st.pages, "page_size": st.page_size, "damaged_pages": damaged_pages(store),
         "head_page": store.head if store.used() else None, "head_seq": store.head_seq if store.used() else None,
         "pages_in_use": store.used(),
+        "values": {k: v.hex() for k, v in store.items().items()},
+        "live_bytes": st.live_bytes, "free_bytes": st.free_bytes,
+        "erase_counts": st.erase_counts, "estimated_remaining_writes": st.remaining_writes,
+    }
+
+
+def _decode_storage_v2(data: bytes, page_size: int) -> dict[str, Any]:
+    pages = len(data) // page_size
+    if len(data) % page_size or not MIN_PAGES <= pages <= MAX_PAGES:
+        raise StorageFormatError(f"dump: a format-2 storage region is {MIN_PAGES}..{MAX_PAGES} whole "
+                                 f"{page_size}-byte pages, not {len(data)} bytes")
+    store = StorageModelV2(FlashEmu(page_size, pages, data))
+    st = store.stats()
+    return {
+        "pages": st.pages, "page_size": st.page_size,
+        "damaged_pages": [p for p in range(pages) if not store.blank(p) and not store.hdr_ok(p)],
+        "head_page": store.head if store.used else None, "head_seq": store.head_seq if store.used else None,
+        "pages_in_use": store.used,
         "values": {k: v.hex() for k, v in store.items().items()},
         "live_bytes": st.live_bytes, "free_bytes": st.free_bytes,
         "erase_counts": st.erase_counts, "estimated_remaining_writes": st.remaining_writes,

@@ -8,14 +8,10 @@ Each (chip, backend) pair is built with `spareflash.build.build_sketch` and the 
   arduino-builder; ATmega32U4 (Leonardo, its Serial is USB) the same with StorageConsole; for the
   bootloader backends our own test doubles of Optiboot 8 / urboot (tests/firmware/backends) are linked into the
   boot section of the same image, as a programmed bootloader would sit there.
-* ATmega168P and ATmega88P (BOOTSZ in efuse) x bootstub, ATtiny85 and ATtiny84 x direct:
+* ATmega168P and ATmega88P (BOOTSZ in efuse) x bootstub, ATtiny85, ATtiny84, ATtiny45 and ATtiny25 x direct:
   tests/firmware/matrix/StorageConsole, the same storage calls printing through GPIOR1 (no Serial on these bare-chip
-  builds).
-* ATtiny45 and ATtiny25 x direct: StorageConsole with the library does not fit them yet (TOO_BIG): the build must
-  fail with the one-line size error (when the library is small enough that test fails: move the case to
-  SIMULATED). Their plan and fuses are still proven with tests/firmware/matrix/FlashProbe, which writes the first
-  page of the plan's storage region through the library's flash layer (the layer FlashStorage writes through):
-  accepted with the plan's fuses, refused with SELFPRGEN unprogrammed.
+  builds). The ATtiny45/25 build FlashStorage format 2 (the plan's storage_format: the assembly engine,
+  library/src/flashstorage_v2.S), the others format 1.
 
 Accepted: the ELF carries the plan's fuses (`.fuse`/`.lock`), nothing else is given to the simulator, the run ends
 with StorageBasics' output, and the storage region decodes (spareflash.storage) to the values it put.
@@ -40,7 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "firmware" / "backends"
 from fwbuild import with_boot_code, with_bootsz  # noqa: E402
 
 from spareflash.build import DEFAULT_BUILD_ROOT, BuildResult, build_sketch, get_board  # noqa: E402
-from spareflash.errors import SpareFlashError  # noqa: E402
 from spareflash.fuses import check_fuses  # noqa: E402
 from spareflash.plan import Layout, PlanConfig, plan  # noqa: E402
 from spareflash.storage import decode_storage  # noqa: E402
@@ -52,11 +47,6 @@ from spareflash.sim import Simulator, load_firmware, registered_devices  # noqa:
 ROOT = Path(__file__).resolve().parents[1]
 STORAGE_BASICS = ROOT / "examples" / "StorageBasics"
 STORAGE_CONSOLE = ROOT / "tests" / "firmware" / "matrix" / "StorageConsole"
-FLASH_PROBE = ROOT / "tests" / "firmware" / "matrix" / "FlashProbe"
-# FlashProbe's output: backend ready, page erased, 4 bytes programmed and read back, a write below the region
-# refused by the library's fence (SF_ERR_FENCE = 2) before any SPM
-PROBE_LINES = ["begin: 0", "erase: 0", "program: 0", "read: 5AA5C33C", "fence: 2", "done"]
-PROBE_BYTES = bytes([0x5A, 0xA5, 0xC3, 0x3C])
 DOUBLES = ROOT / "tests" / "firmware" / "backends"
 BUDGET = 80_000_000
 EXPECTED_LINES = ["begin: 0", "boots: 1 put: 0", "settings: 1000 7 1", "scratch after remove: gone"]
@@ -86,10 +76,7 @@ SIMULATED = [Case("uno", "bootstub"), Case("uno", "optiboot"), Case("uno", "urbo
              Case("mega", "bootstub"), Case("mega", "optiboot"), Case("mega", "urboot"),
              Case("leonardo", "bootstub"), Case("leonardo", "optiboot"), Case("leonardo", "urboot"),
              Case("atmega168p", "bootstub"), Case("atmega88p", "bootstub"), Case("attiny85", "direct"),
-             Case("attiny84", "direct")]
-# StorageConsole + the library + the plan's storage region do not fit these parts yet (the measured sizes are in
-# test_storage_console_does_not_fit_yet's error); once they fit, that test fails: move the case to SIMULATED.
-TOO_BIG = [Case("attiny45", "direct"), Case("attiny25", "direct")]
+             Case("attiny84", "direct"), Case("attiny45", "direct"), Case("attiny25", "direct")]
 
 
 def matrix() -> list[object]:
@@ -154,7 +141,8 @@ def test_the_planned_fuses_let_storage_basics_program_the_region(case: Case) -> 
     assert [ln.strip() for ln in out.splitlines()[:4]] == EXPECTED_LINES, out
     assert out.rstrip().endswith("done")
     assert sim.page_ops and all(layout.storage.start <= op.page < layout.storage.end for op in sim.page_ops)
-    decoded = decode_storage(sim.flash[layout.storage.start:layout.storage.end], layout.chip.page_size)
+    decoded = decode_storage(sim.flash[layout.storage.start:layout.storage.end], layout.chip.page_size,
+                             layout.storage_format)
     assert decoded["values"] == EXPECTED_VALUES
 
 
@@ -205,34 +193,6 @@ def test_a_tiny_without_selfprgen_refuses_spm(case: Case) -> None:
     sim, out = run(result, case, dict(layout.fuses, efuse=layout.fuses["efuse"] | 1))
     assert out.startswith("crash: ") and "refused" in out.lower(), out
     assert sim.flash[layout.storage.start:layout.storage.end] == b"\xff" * layout.storage.size
-
-
-@pytest.mark.parametrize("case", TOO_BIG, ids=str)
-def test_storage_console_does_not_fit_yet(case: Case) -> None:
-    layout = planned(case)
-    assert check_fuses(layout.chip, layout.fuses, layout.backend) == []
-    assert layout.fuses["efuse"] & 1 == 0  # the plan programs SELFPRGEN
-    region = f"{layout.max_app_size:,} B application region of {layout.chip.display}"
-    with pytest.raises(SpareFlashError, match=rf"^size: code [\d,]+ B does not fit the {region} \(") as info:
-        build(case, layout)
-    assert "\n" not in str(info.value)
-
-
-@pytest.mark.parametrize("case", TOO_BIG, ids=str)
-def test_where_storage_does_not_fit_the_planned_fuses_still_let_the_flash_layer_program_the_region(case: Case
-                                                                                                  ) -> None:
-    layout = planned(case)
-    result = build_sketch(FLASH_PROBE, case.board, layout=layout)
-    assert load_firmware(result.elf).fuses == layout.fuses
-    sim, out = run(result, case)  # fuses from the ELF only
-    assert out.splitlines() == PROBE_LINES, out
-    s = layout.storage
-    assert [op.page for op in sim.page_ops] == [s.start, s.start]  # one erase, one write: the region's first page
-    assert sim.flash[s.start + 8:s.start + 12] == PROBE_BYTES
-
-    sim, out = run(result, case, dict(layout.fuses, efuse=layout.fuses["efuse"] | 1))  # SELFPRGEN unprogrammed
-    assert out.startswith("crash: ") and "refused" in out.lower(), out
-    assert sim.flash[s.start:s.end] == b"\xff" * s.size
 
 
 def test_build_sketch_takes_a_layout_for_the_boards_chip_only() -> None:

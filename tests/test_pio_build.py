@@ -207,6 +207,20 @@ def test_bare_tiny_avr_libc(project, library: Path, board: str) -> None:
     assert efuse is not None and efuse[2] & 1 == 0  # SELFPRGEN programmed, or SPM does nothing
 
 
+@pytest.mark.parametrize(("board", "storage_format"), [("attiny25", 2), ("attiny85", 1)])
+def test_bare_tiny_storage_builds_the_planned_format(project, board: str, storage_format: int) -> None:
+    # SPAREFLASH_STORAGE_FORMAT reaches C++ and the assembler: format 2 links the assembly engine's entries
+    proj = project("storage_tiny", board, "lib_compat_mode = off", framework=None)
+    out = ok(pio(proj))
+    layout = plan(PlanConfig(board, board=board))
+    assert layout.storage_format == storage_format
+    check_applied(proj, board, out, PlanConfig(board, board=board))
+    with elf_of(proj, board).open("rb") as fh:
+        names = {s.name for s in ELFFile(fh).get_section_by_name(".symtab").iter_symbols()}
+    assert ({"sf2_begin", "sf2_put", "sf2_get"} <= names) == (storage_format == 2)
+    assert any(n.startswith("_ZN12FlashStorage") for n in names) == (storage_format == 1)
+
+
 def test_project_without_spareflash_is_untouched(project) -> None:
     proj = project("unused", "uno")
     out = ok(pio(proj))

@@ -79,15 +79,23 @@ def test_symbols_flags_and_defines() -> None:
     for name, value in syms.items():
         assert f"-Wl,--defsym={name}=0x{value:X}" in flags
     assert "-Wl,--section-start=.spareflash_bootstub=0x7E00" in flags
-    assert lay.defines() == ["SPAREFLASH_BACKEND=SPAREFLASH_BACKEND_BOOTSTUB"]
+    assert lay.defines() == ["SPAREFLASH_BACKEND=SPAREFLASH_BACKEND_BOOTSTUB", "SPAREFLASH_STORAGE_FORMAT=1"]
     assert not any("section-start" in f for f in plan(PlanConfig("atmega328p", "optiboot")).linker_flags())
-    assert plan(PlanConfig("attiny85")).defines() == ["SPAREFLASH_BACKEND=SPAREFLASH_BACKEND_DIRECT"]
+    assert plan(PlanConfig("attiny85")).defines() == ["SPAREFLASH_BACKEND=SPAREFLASH_BACKEND_DIRECT",
+                                                      "SPAREFLASH_STORAGE_FORMAT=1"]
     doc = json.loads(json.dumps(lay.to_dict()))
     assert doc["regions"]["log"] == {"start": 0x7400, "size": 512, "end": 0x7600}
     assert doc["symbols"] == syms
     # what `spareflash plan --json` tells a build: the application's size limit and the boot section
     assert (doc["app_end"], doc["max_app_size"], doc["boot_start"], doc["boot_size"]) == (0x6400, 0x6400, 0x7E00, 512)
     assert (doc["backend"], doc["slot_count"], doc["slot_size"]) == ("bootstub", 2, 1024)
+
+
+def test_the_storage_format_reaches_every_compile_as_a_define() -> None:
+    # the library picks its FlashStorage engine by it (FlashStorage.h, flashstorage_v2.S)
+    assert "SPAREFLASH_STORAGE_FORMAT=2" in plan(PlanConfig("attiny25")).defines()
+    assert plan(PlanConfig("attiny45", storage_bytes=128)).defines()[-1] == "SPAREFLASH_STORAGE_FORMAT=2"
+    assert plan(PlanConfig("attiny85")).defines()[-1] == "SPAREFLASH_STORAGE_FORMAT=1"
 
 
 def test_regions_overlap_only_when_they_share_a_byte() -> None:

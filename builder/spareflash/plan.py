@@ -153,7 +153,8 @@ class Layout:
         return self.boot_start + BOOTSTUB_MAX_BYTES
 
     def defines(self) -> list[str]:
-        return [f"SPAREFLASH_BACKEND=SPAREFLASH_BACKEND_{self.backend.upper()}"]
+        return [f"SPAREFLASH_BACKEND=SPAREFLASH_BACKEND_{self.backend.upper()}",
+                f"SPAREFLASH_STORAGE_FORMAT={self.storage_format}"]
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -1,5 +1,9 @@
 // FlashEEPROM: see FlashEEPROM.h. Byte addresses map to 16-byte chunks (FlashStorage key = address / 16), so a
 // byte write costs one 20-byte record and reads search for one key.
+// Format-2 builds (parts with <= 4 KB of flash) have no FlashEEPROM: the library's own copy of this file must
+// still compile to nothing there (arduino-builder and PlatformIO compile every source of the library). The plan
+// defines SPAREFLASH_STORAGE_FORMAT on every build; without it (host tests) the format is 1.
+#if !defined(SPAREFLASH_STORAGE_FORMAT) || SPAREFLASH_STORAGE_FORMAT != 2
 #include "FlashEEPROM.h"
 
 #include <string.h>
@@ -65,3 +69,5 @@ FlashEERef &FlashEERef::operator=(uint8_t in) {
   EEPROM.writeBytes(index, &in, 1);
   return *this;
 }
+
+#endif  // SPAREFLASH_STORAGE_FORMAT != 2

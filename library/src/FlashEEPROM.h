@@ -10,6 +10,10 @@
 
 #include "SpareFlash.h"  // FlashStorage, spareflash_halt()
 
+#if SPAREFLASH_STORAGE_FORMAT == 2
+#error "FlashEEPROM is not available on parts built with FlashStorage format 2 (<= 4 KB of flash, e.g. ATtiny25/45): use FlashStorage or the chip's EEPROM"
+#endif
+
 #ifndef SPAREFLASH_EEPROM_LENGTH
 #define SPAREFLASH_EEPROM_LENGTH 256
 #endif

@@ -1,6 +1,9 @@
 // FlashLog: see FlashLog.h and docs/storage-format.md; twin of builder/spareflash/storage/log.py.
 #include "FlashLog.h"
 
+// Format-2 builds (parts with <= 4 KB of flash) have no FlashLog (FlashLog.h): nothing to compile.
+#if SPAREFLASH_STORAGE_FORMAT != 2
+
 #define SF_LOG_MAGIC 0x5A
 #define SF_LOG_OVERHEAD 3  // len, crc8, berger
 
@@ -130,3 +133,5 @@ sf_status_t FlashLog::clear() {
   mount();
   return st;
 }
+
+#endif  // SPAREFLASH_STORAGE_FORMAT != 2

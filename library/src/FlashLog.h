@@ -14,6 +14,11 @@
 
 class FlashLog : public SfPages {
  public:
+#if SPAREFLASH_STORAGE_FORMAT == 2
+  // Declared, never defined: a FlashLog object is a compile-time error (not a link error) on format-2 builds.
+  FlashLog() __attribute__((error("FlashLog is not available on parts built with FlashStorage format 2 (<= 4 KB "
+                                  "of flash, e.g. ATtiny25/45): its page layer does not fit there")));
+#endif
   enum Policy : uint8_t { STOP = 0, OVERWRITE = 1 };
 
   // Mount (read only). SF_ERR_NO_REGION when the plan reserved no log bytes.

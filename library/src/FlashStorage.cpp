@@ -2,6 +2,9 @@
 // builder/spareflash/storage/store.py takes the same decisions; tests compare the two byte for byte.
 #include "FlashStorage.h"
 
+// Format 2 builds use flashstorage_v2.S instead (FlashStorage.h).
+#if SPAREFLASH_STORAGE_FORMAT != 2
+
 #include <string.h>
 
 #define SF_REC_OVERHEAD 4  // key, len, crc8, berger
@@ -365,3 +368,5 @@ sf_status_t FlashStorage::stats(FlashStorageStats &out) const {
   out.remainingWrites = left * ((SF_PAGE_SIZE - SF_HDR) / avg);
   return SF_OK;
 }
+
+#endif  // SPAREFLASH_STORAGE_FORMAT != 2

@@ -26,6 +26,45 @@ struct FlashStorageStats {
   uint32_t remainingWrites;  // estimate: erases left on all pages x records of the average size per page
 };
 
+#if SPAREFLASH_STORAGE_FORMAT == 2
+// Format 2 (docs/storage-format-v2.md): the plan picks it on parts with at most 4 KB of flash (ATtiny25/45), where
+// format 1's engine does not fit beside the storage region. The engine is flashstorage_v2.S; this class is only
+// its C++ API (same calls, status codes and FlashStorageStats as format 1), every call one rcall into the
+// assembly. The engine's state is its own (one store per firmware, as there is one storage region). Values are
+// 1..min(32, page size - 10) bytes (22 on the ATtiny25's 32-byte pages); keys 0..254.
+extern "C" {
+sf_status_t sf2_begin(void);
+sf_status_t sf2_put(uint8_t key, const void *data, uint8_t n);
+sf_status_t sf2_get(uint8_t key, void *data, uint8_t n);
+sf_status_t sf2_remove(uint8_t key);
+uint8_t sf2_size(uint8_t key);
+sf_status_t sf2_format(void);
+// The endurance is an argument so that SF_ENDURANCE stays the one value both formats use.
+sf_status_t sf2_stats(FlashStorageStats *out, uint16_t endurance);
+}
+
+class FlashStorage {
+ public:
+  // Mount the region (read only, recovers from any power cut). SF_ERR_NO_REGION without at least 2 pages.
+  sf_status_t begin() { return sf2_begin(); }
+
+  template <typename T>
+  sf_status_t put(uint8_t key, const T &value) { return putBytes(key, &value, sizeof(T)); }
+  template <typename T>
+  sf_status_t get(uint8_t key, T &value) const { return getBytes(key, &value, sizeof(T)); }
+
+  sf_status_t putBytes(uint8_t key, const void *data, uint8_t n) { return sf2_put(key, data, n); }
+  sf_status_t getBytes(uint8_t key, void *data, uint8_t n) const { return sf2_get(key, data, n); }
+  sf_status_t remove(uint8_t key) { return sf2_remove(key); }
+  bool contains(uint8_t key) const { return sf2_size(key) != 0; }
+  sf_status_t format() { return sf2_format(); }
+  sf_status_t stats(FlashStorageStats &out) const { return sf2_stats(&out, SF_ENDURANCE); }
+  // Size of the stored value of key (0 if absent).
+  uint8_t sizeOf(uint8_t key) const { return sf2_size(key); }
+};
+
+#else  // format 1
+
 class FlashStorage : public SfPages {
  public:
   // Mount the region. Read only: a torn page left by a power cut is recognised, not repaired, so begin() can
@@ -66,5 +105,7 @@ class FlashStorage : public SfPages {
   void mount();
   sf_status_t write(uint8_t key, const void *data, uint8_t n);
 };
+
+#endif  // SPAREFLASH_STORAGE_FORMAT
 
 #endif  // SPAREFLASH_FLASHSTORAGE_H

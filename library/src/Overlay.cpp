@@ -3,6 +3,9 @@
 #include "Overlay.h"
 #include "overlay_bootpage.h"
 
+// Format-2 builds have no overlay loader (Overlay.h): nothing to compile.
+#if SPAREFLASH_STORAGE_FORMAT != 2
+
 #include <avr/eeprom.h>
 #include <avr/interrupt.h>
 #include <avr/io.h>
@@ -992,3 +995,5 @@ void OverlayManager::fault(uint8_t seg) {
 }
 
 extern "C" void sf_ovl_fault(uint8_t segment) { Overlay.fault(segment); }
+
+#endif  // SPAREFLASH_STORAGE_FORMAT != 2

@@ -49,6 +49,16 @@
 
 // Status codes: spareflash_status.h, overlay range 0x40-0x46.
 
+// Format-2 builds (parts with <= 4 KB of flash, SPAREFLASH_STORAGE_FORMAT=2) have no overlay loader: calling into
+// it is a compile-time error that says why, not an undefined reference at link time (Overlay.cpp is empty there).
+#if SPAREFLASH_STORAGE_FORMAT == 2
+#define SF_OVERLAY_UNAVAILABLE                                                                                \
+  __attribute__((error("Overlay is not available on parts built with FlashStorage format 2 (<= 4 KB of flash, " \
+                       "e.g. ATtiny25/45): only FlashStorage is built for them")))
+#else
+#define SF_OVERLAY_UNAVAILABLE
+#endif
+
 typedef void (*sf_overlay_hook_t)(sf_status_t status, uint8_t segment);
 
 // The global `Overlay` costs nothing in a sketch that never uses it (arduino-builder links every library object,
@@ -63,10 +73,11 @@ class OverlayManager {
   // restores what is resident from the slot headers in internal flash (so resident segments run even if the
   // image is bad). macKey (16 bytes, RAM): require and check SipHash-2-4 MACs (build with
   // -DSPAREFLASH_OVERLAY_MAC=1). Returns the image check's status.
-  sf_status_t begin(uint32_t norAddr = 0, uint32_t expectedJedec = 0, const uint8_t *macKey = 0);
+  sf_status_t begin(uint32_t norAddr = 0, uint32_t expectedJedec = 0, const uint8_t *macKey = 0)
+      SF_OVERLAY_UNAVAILABLE;
 
-  sf_status_t load(uint8_t segment);                  // make resident, the policy picks the slot
-  sf_status_t loadInto(uint8_t segment, uint8_t slot);
+  sf_status_t load(uint8_t segment) SF_OVERLAY_UNAVAILABLE;  // make resident, the policy picks the slot
+  sf_status_t loadInto(uint8_t segment, uint8_t slot) SF_OVERLAY_UNAVAILABLE;
   int8_t slotOf(uint8_t segment) const;              // -1: not resident
   int16_t segmentIn(uint8_t slot) const;             // -1: nothing valid
   uint8_t segmentCount() const;
@@ -86,7 +97,7 @@ class OverlayManager {
   uint16_t pagesErased() const { return erased_; }
 
   // internal: the stubs' miss path
-  void fault(uint8_t segment);
+  void fault(uint8_t segment) SF_OVERLAY_UNAVAILABLE;
 
   SpiNor nor;
 

@@ -20,7 +20,9 @@ sf_status_t sf__backend_spm(sf_addr_t a, uint8_t spmcsr, uint16_t data);
 
 sf_status_t sf__backend_begin(void) { return SF_OK; }
 
-sf_status_t sf__backend_spm(sf_addr_t a, uint8_t spmcsr, uint16_t data) {
+// noinline: with LTO (PlatformIO's default) the SPM would otherwise be inlined into FlashStorage's code, and the
+// verifier accepts SPM on a direct-backend part only inside the library's sf_* flash routines (spm-in-app).
+__attribute__((noinline)) sf_status_t sf__backend_spm(sf_addr_t a, uint8_t spmcsr, uint16_t data) {
   // SPMCSR must be written no more than 4 cycles before the spm: keep them adjacent in one asm block.
   asm volatile(
       "movw r0, %[data]\n\t"

@@ -13,6 +13,13 @@
 
 #include <avr/io.h>
 
+// FlashStorage's on-flash format, chosen by the plan (Layout.storage_format, with the region sizes): 1 is
+// FlashStorage.cpp (docs/storage-format.md), 2 the small assembly engine flashstorage_v2.S for parts with at most
+// 4 KB of flash (docs/storage-format-v2.md). A build without the plan's defines has no regions either.
+#ifndef SPAREFLASH_STORAGE_FORMAT
+#define SPAREFLASH_STORAGE_FORMAT 1
+#endif
+
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 

@@ -150,3 +150,46 @@ def test_a_bad_seed_file_fails_the_build_with_one_line(tmp_path: Path, library: 
     out = failed(pio(proj))
     assert "Error: SpareFlash: custom_spareflash_seed values.json: key 300 is outside 0..254" in out
     assert "Traceback" not in out
+
+
+# ---- storage format 2 (ATtiny25/45): the same option, the v2 twin's region ------------------------------------
+TINY45 = plan(PlanConfig("attiny45", board="attiny45"))
+
+
+def test_pio_run_seeds_a_format_2_region_and_the_first_boot_reads_it(tmp_path: Path, library: Path  # noqa: F811
+                                                                       ) -> None:
+    pytest.importorskip("yasimavr")
+    from spareflash.sim import Simulator
+    from spareflash.storage import read_image
+    from spareflash.verify import verify_image
+
+    assert TINY45.storage_format == 2
+    proj = make_project(tmp_path, library, "storage_tiny", "attiny45",
+                        "lib_compat_mode = off\ncustom_spareflash_seed = values.json", framework=None)
+    seed_file(proj, {"1": {"uint16": 41}, "2": [0xE8, 0x03, 7, 5]})
+    out = ok(pio(proj))
+    start = f"0x{TINY45.storage.start:X}"
+    assert f"SpareFlash: storage seeded from values.json: keys 1, 2 at {start}" in out
+    assert "SpareFlash: verification passed (firmware.elf)" in out  # validate_region's format-2 check held
+    values = {1: bytes([41, 0]), 2: bytes([0xE8, 3, 7, 5])}
+    expected = seed_region(TINY45, values)
+    elf = elf_of(proj, "attiny45")
+    seed = elf_section(elf, SEED_SECTION)
+    assert seed is not None and expected.startswith(seed)
+    for image in (elf, elf.with_suffix(".hex")):  # the ELF and what avrdude uploads carry the v2 region
+        region = read_image(image, TINY45)["storage"].data
+        assert region == expected
+        decoded = decode_storage(region, TINY45.chip.page_size, 2)
+        assert decoded["values"] == {k: v.hex() for k, v in values.items()} and decoded["damaged_pages"] == []
+        assert verify_image(image, TINY45).ok
+    # the format-1 twin does not read a format-2 region: the decode above is the v2 twin's
+    assert decode_storage(expected, TINY45.chip.page_size, 1)["values"] == {}
+
+    sim = Simulator(str(elf), "attiny45", strict_spm=True, freq=8_000_000)  # fuses (SELFPRGEN) from the ELF
+    result = sim.run(max_cycles=40_000_000)
+    assert result.reason == "sleep", result.message
+    # begin OK, get(1) OK 41, get(2) OK e8 03 07 05, put(1, 42) OK
+    assert sim.debug == bytes([0, 0, 41, 0, 0, 0xE8, 3, 7, 5, 0])
+    region = sim.flash[TINY45.storage.start:TINY45.storage.end]
+    assert decode_storage(region, TINY45.chip.page_size, 2)["values"] == {1: "2a00", 2: "e8030705"}
+    sim.close()

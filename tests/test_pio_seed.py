@@ -70,7 +70,7 @@ def test_bad_seed_files_are_refused_with_one_line(tmp_path: Path, data: object, 
 
 
 def test_values_too_large_for_storage_are_refused(tmp_path: Path) -> None:
-    with pytest.raises(SpareFlashError, match="key 1"):
+    with pytest.raises(SpareFlashError, match="^seed-value-size: custom_spareflash_seed: key 1 is 33 bytes; "):
         seed_image(UNO, {1: bytes(33)})  # FlashStorage values are at most 32 bytes
 
 
@@ -148,5 +148,97 @@ def test_a_bad_seed_file_fails_the_build_with_one_line(tmp_path: Path, library: 
     proj = storage_basics_project(tmp_path, library, "custom_spareflash_seed = values.json")
     seed_file(proj, {"1": 1, "300": 2})
     out = failed(pio(proj))
-    assert "Error: SpareFlash: custom_spareflash_seed values.json: key 300 is outside 0..254" in out
+    assert "Error: SpareFlash: seed-key: custom_spareflash_seed values.json: key 300 is outside 0..254" in out
     assert "Traceback" not in out
+
+
+# ---- storage format 2 (ATtiny25/45): the same option, the v2 twin's region ------------------------------------
+TINY45 = plan(PlanConfig("attiny45", board="attiny45"))
+
+
+def test_pio_run_seeds_a_format_2_region_and_the_first_boot_reads_it(tmp_path: Path, library: Path  # noqa: F811
+                                                                       ) -> None:
+    pytest.importorskip("yasimavr")
+    from spareflash.sim import Simulator
+    from spareflash.storage import read_image
+    from spareflash.verify import verify_image
+
+    assert TINY45.storage_format == 2
+    proj = make_project(tmp_path, library, "storage_tiny", "attiny45",
+                        "lib_compat_mode = off\ncustom_spareflash_seed = values.json", framework=None)
+    seed_file(proj, {"1": {"uint16": 41}, "2": [0xE8, 0x03, 7, 5]})
+    out = ok(pio(proj))
+    start = f"0x{TINY45.storage.start:X}"
+    assert f"SpareFlash: storage seeded from values.json: keys 1, 2 at {start}" in out
+    assert "SpareFlash: verification passed (firmware.elf)" in out  # validate_region's format-2 check held
+    values = {1: bytes([41, 0]), 2: bytes([0xE8, 3, 7, 5])}
+    expected = seed_region(TINY45, values)
+    elf = elf_of(proj, "attiny45")
+    seed = elf_section(elf, SEED_SECTION)
+    assert seed is not None and expected.startswith(seed)
+    for image in (elf, elf.with_suffix(".hex")):  # the ELF and what avrdude uploads carry the v2 region
+        region = read_image(image, TINY45)["storage"].data
+        assert region == expected
+        decoded = decode_storage(region, TINY45.chip.page_size, 2)
+        assert decoded["values"] == {k: v.hex() for k, v in values.items()} and decoded["damaged_pages"] == []
+        assert verify_image(image, TINY45).ok
+    # the format-1 twin does not read a format-2 region: the decode above is the v2 twin's
+    assert decode_storage(expected, TINY45.chip.page_size, 1)["values"] == {}
+
+    sim = Simulator(str(elf), "attiny45", strict_spm=True, freq=8_000_000)  # fuses (SELFPRGEN) from the ELF
+    result = sim.run(max_cycles=40_000_000)
+    assert result.reason == "sleep", result.message
+    # begin OK, get(1) OK 41, get(2) OK e8 03 07 05, put(1, 42) OK
+    assert sim.debug == bytes([0, 0, 41, 0, 0, 0xE8, 3, 7, 5, 0])
+    region = sim.flash[TINY45.storage.start:TINY45.storage.end]
+    assert decode_storage(region, TINY45.chip.page_size, 2)["values"] == {1: "2a00", 2: "e8030705"}
+    sim.close()
+
+
+# values format 2 cannot store: refused at seed time, one line, the rule first. MAXV = min(32, page - 10); a
+# record is 4 + len bytes behind a 6-byte page header, one page stays free for compaction (N - 1 pages of records)
+@pytest.mark.parametrize(("mcu", "data", "rule", "words"), [
+    ("attiny45", {"1": "00" * 33}, "seed-value-size", "key 1 is 33 bytes; storage format 2 on the ATtiny45 "
+     "(64-byte pages) stores values of 1..32 bytes"),
+    ("attiny25", {"1": "00" * 23}, "seed-value-size", "key 1 is 23 bytes; storage format 2 on the ATtiny25 "
+     "(32-byte pages) stores values of 1..22 bytes"),
+    ("attiny45", {"255": 1}, "seed-key", "key 255 is outside 0..254"),  # 0xFF ends a page's records
+    # one 36-byte record per 64-byte page: 7 of the 8 pages hold records, the 8th value does not fit
+    ("attiny45", {str(k): "00" * 32 for k in range(8)}, "seed-full", "key 7 does not fit: 8 values of 256 bytes"),
+    # 26-byte records in 32-byte pages: the same on the ATtiny25
+    ("attiny25", {str(k): "00" * 22 for k in range(8)}, "seed-full", "key 7 does not fit: 8 values of 176 bytes"),
+])
+def test_values_format_2_cannot_store_are_refused_by_their_rule(tmp_path: Path, mcu: str, data: object, rule: str,
+                                                                words: str) -> None:
+    layout = plan(PlanConfig(mcu, board=mcu))
+    assert layout.storage_format == 2
+    with pytest.raises(SpareFlashError) as exc:
+        seed_image(layout, load_seed(seed_file(tmp_path, data)), "values.json")
+    msg = str(exc.value)
+    assert msg.startswith(f"{rule}: custom_spareflash_seed") and words in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize(("mcu", "values"), [
+    ("attiny45", {k: bytes([k]) * 32 for k in range(7)}),  # the largest values, as many as fit
+    ("attiny25", {k: bytes([k]) * 22 for k in range(7)}),
+    ("attiny25", {1: b"\x01"}),  # the smallest value
+])
+def test_the_limits_of_format_2_are_seeded_and_read_back(mcu: str, values: dict[int, bytes]) -> None:
+    layout = plan(PlanConfig(mcu, board=mcu))
+    region = seed_image(layout, values)
+    assert decode_storage(region, layout.chip.page_size, 2)["values"] == {k: v.hex() for k, v in values.items()}
+    assert validate_region("storage", region, layout) is None
+
+
+def test_a_format_2_seed_that_cannot_be_stored_fails_the_build_with_one_line(tmp_path: Path,
+                                                                           library: Path) -> None:  # noqa: F811
+    proj = make_project(tmp_path, library, "storage_tiny", "attiny45",
+                        "lib_compat_mode = off\ncustom_spareflash_seed = values.json", framework=None)
+    seed_file(proj, {"1": "00" * 33})
+    out = failed(pio(proj))
+    lines = [ln for ln in out.splitlines() if "SpareFlash: seed-" in ln]
+    assert lines == ["Error: SpareFlash: seed-value-size: custom_spareflash_seed values.json: key 1 is 33 bytes; "
+                     "storage format 2 on the ATtiny45 (64-byte pages) stores values of 1..32 bytes"], out[-3000:]
+    assert "Traceback" not in out
+    build = proj / ".pio" / "build" / "attiny45"
+    assert not (build / "firmware.elf").exists() and not (build / "spareflash" / "spareflash_seed.S").exists()

@@ -7,6 +7,8 @@ images exit 0. The firmware is real avr-gcc output from tests/mutations/*.c (bui
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -16,9 +18,11 @@ from typing import Callable
 
 import pytest
 
-from mutations.firmware import HAVE_AVR_GCC, build, fuse_defines, hex_of, layout_for
+from mutations.firmware import CACHE, HAVE_AVR_GCC, build, fuse_defines, hex_of, layout_for
 from spareflash.cli import main
 from spareflash.overlay.linker import slot_link_address
+from spareflash.platformio.plugin import seed_link_flags, seed_source
+from spareflash.storage import seed_region
 from spareflash.verify import synthetic_flash, synthetic_hex, to_hex
 
 pytestmark = pytest.mark.skipif(not HAVE_AVR_GCC, reason="avr-gcc not installed (run ./dev setup)")
@@ -33,6 +37,7 @@ class Case:
     make: Callable[[Path], Path]
     args: list[str]
     rule: str | None  # None: a good image, exit 0
+    words: str = ""  # what the rule's message must say (the reason), where the rule alone says too little
 
 
 # ---- firmware ----------------------------------------------------------------------------------------------------
@@ -60,6 +65,20 @@ def overlay_elf(crossref: bool = False, a_at: int | None = None, relocs: bool = 
         if lma_outside else []
     return build("overlay.c", layout, [*fuse_defines(layout), "-DNO_STUB"] + (["-DCROSSREF"] if crossref else []),
                  ld, post)
+
+
+def seeded_elf(mcu: str, region: bytes, **plan_kw: object) -> Path:
+    """The direct-SPM app linked with `region` in the section .spareflash_seed at the storage start, as the
+    PlatformIO plugin links a custom_spareflash_seed (the same generated assembler and link flags)."""
+    layout = layout_for(mcu, **plan_kw)
+    src = seed_source(layout, region)
+    path = CACHE / f"seed-{hashlib.sha1(src.encode()).hexdigest()[:16]}.S"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(src)
+        tmp.replace(path)
+    return app_elf(mcu, cflags=("-DSF_SPM", str(path)), ldflags=tuple(seed_link_flags(layout)), **plan_kw)
 
 
 def copy(src: Path, name: str | None = None) -> Callable[[Path], Path]:
@@ -134,7 +153,7 @@ def cases() -> dict[str, Case]:
     plain = app_elf(fuses=False)
     lay = layout_for(M328)
     storage_at = lay.storage.start
-    c: dict[str, Case] = {
+    c: dict[str, Case] = {**v2_cases(),
         # -- where code goes
         "code-over-storage-elf": Case(copy(app_elf(cflags=("-DBIG_CODE=28500",))), mcu, "app-overflow"),
         "code-over-storage-hex": Case(copy(hex_of(app_elf(cflags=("-DBIG_CODE=28500",)))), mcu, "app-overflow"),
@@ -229,6 +248,69 @@ def cases() -> dict[str, Case]:
     return c
 
 
+# ---- storage format 2 (ATtiny25/45): the verifier reads the region with the v2 twin -------------------------------
+V2_VALUES = {1: b"\x29\x00", 2: b"abc"}  # page 0: header +0..5, key 1 at +6 (6 bytes), key 2 at +12 (7 bytes)
+
+
+def v2_region(mcu: str = "attiny45", patches: dict[int, int] | None = None) -> bytes:
+    """The seeded format-2 region of V2_VALUES, with bytes replaced (offsets in the region)."""
+    region = bytearray(seed_region(layout_for(mcu), V2_VALUES))
+    for off, b in (patches or {}).items():
+        region[off] = b
+    return bytes(region)
+
+
+def v2_hex(mcu: str, region: bytes) -> Callable[[Path], Path]:
+    """The direct-SPM app's HEX with `region` at the storage start, as avrdude would upload a seeded build."""
+    lay = layout_for(mcu)
+    used = len(region.rstrip(b"\xff"))
+    return patched_hex(hex_of(app_elf(mcu, cflags=("-DSF_SPM",))), {lay.storage.start: region[:used]})
+
+
+def v2_cases() -> dict[str, Case]:
+    t45, t25 = ["--mcu", "attiny45"], ["--mcu", "attiny25"]
+    header = "storage page 0 has no valid page header (format 2)"
+    lay = layout_for("attiny45")
+    assert lay.storage_format == 2 and layout_for("attiny25").storage_format == 2
+    # the first page of a format-1 region with the same values (the ATtiny85's 64-byte pages, format 1)
+    v1_page = seed_region(layout_for("attiny85"), V2_VALUES)[:lay.chip.page_size]
+    return {
+        "v2-header-torn-hex": Case(v2_hex("attiny45", v2_region(patches={4: 0xFF, 5: 0xFF})), t45, "region-dirty",
+                                   header),
+        "v2-header-corrupt-hex": Case(v2_hex("attiny45", v2_region(patches={0: 0x01})), t45, "region-dirty",
+                                      header),
+        "v2-header-torn-elf": Case(copy(seeded_elf("attiny45", v2_region(patches={4: 0xFF, 5: 0xFF}))), t45,
+                                   "region-dirty", header),
+        "v2-record-corrupt-hex": Case(v2_hex("attiny45", v2_region(patches={8: 0x28})), t45, "region-dirty",
+                                      "the record at +6 fails its check bytes"),
+        "v2-record-torn-hex": Case(v2_hex("attiny45", v2_region(patches={17: 0xFF, 18: 0xFF})), t45,
+                                   "region-dirty", "the record at +12 fails its check bytes"),
+        "v2-record-torn-attiny25-hex": Case(v2_hex("attiny25", v2_region("attiny25", {11: 0xFF})), t25,
+                                            "region-dirty", "the record at +6 fails its check bytes"),
+        "v2-bytes-after-records-hex": Case(v2_hex("attiny45", v2_region(patches={40: 0x00})), t45, "region-dirty",
+                                           "bytes after the last record at +19 are not erased"),
+        "v2-foreign-page-hex": Case(v2_hex("attiny45", v2_region(patches={3 * 64 + 9: 0x12})), t45,
+                                    "region-dirty", "storage page 3 has no valid page header (format 2)"),
+        "v2-part-with-a-format-1-region-hex": Case(v2_hex("attiny45", v1_page + b"\xff" * (lay.storage.size - 64)),
+                                                   t45, "region-dirty", header),
+        "code-over-storage-attiny45-elf": Case(copy(app_elf("attiny45", cflags=("-DSF_SPM", "-DBIG_CODE=3600"))),
+                                               t45, "app-overflow", "into the storage region"),
+        "code-over-storage-attiny45-hex": Case(copy(hex_of(app_elf("attiny45", cflags=("-DSF_SPM",
+                                                                                        "-DBIG_CODE=3600")))),
+                                               t45, "app-overflow", "into the storage region"),
+        "good-attiny45-v2-seeded-hex": Case(v2_hex("attiny45", v2_region()), t45, None),
+        "good-attiny45-v2-seeded-elf": Case(copy(seeded_elf("attiny45", v2_region())), t45, None),
+        "good-attiny25-v2-seeded-hex": Case(v2_hex("attiny25", v2_region("attiny25")), t25, None),
+    }
+
+
+V2_CASE_NAMES = ["v2-header-torn-hex", "v2-header-corrupt-hex", "v2-header-torn-elf", "v2-record-corrupt-hex",
+                 "v2-record-torn-hex", "v2-record-torn-attiny25-hex", "v2-bytes-after-records-hex",
+                 "v2-foreign-page-hex", "v2-part-with-a-format-1-region-hex", "code-over-storage-attiny45-elf",
+                 "code-over-storage-attiny45-hex"]
+V2_GOOD_NAMES = ["good-attiny45-v2-seeded-hex", "good-attiny45-v2-seeded-elf", "good-attiny25-v2-seeded-hex"]
+
+
 def _corrupt_checksum(hex_text: str) -> str:
     lines = hex_text.splitlines()
     last = lines[3]
@@ -267,10 +349,10 @@ CASE_NAMES = [
     "vector-into-storage-hex", "data-too-big-for-ram",
     "overlay-outside-slot", "overlay-over-slot-header",
     "overlay-loaded-into-flash", "overlay-without-slots", "overlay-crossref-relocs",
-    "overlay-crossref-no-relocs",
+    "overlay-crossref-no-relocs", *V2_CASE_NAMES,
 ]
 GOOD_NAMES = ["good-elf", "good-elf-mcu-from-note", "good-hex", "good-optiboot", "good-attiny85-direct",
-              "good-attiny85-direct-hex", "good-atmega2560-full-hex", "good-overlays"]
+              "good-attiny85-direct-hex", "good-atmega2560-full-hex", "good-overlays", *V2_GOOD_NAMES]
 
 
 def snapshot(d: Path) -> dict[str, tuple[int, int]]:
@@ -302,6 +384,7 @@ def test_mutation_is_rejected_by_its_rule(name: str, tmp_path: Path, capsys: pyt
     code, out, err, _ = run_cli(case, tmp_path, capsys)
     assert code == 2, f"{name}: exit {code}\n{out}\n{err}"
     assert f"{case.rule}:" in err, f"{name}: expected rule {case.rule}, got\n{err}"
+    assert case.words in next(ln for ln in err.splitlines() if f"{case.rule}:" in ln), err
     assert "Traceback" not in out + err
 
 

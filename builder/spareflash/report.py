@@ -2,6 +2,9 @@
 
 `build_report(image_path, layout)` returns a `Report`; `.render(console, compact)` prints it with rich (compact:
 three lines, for every build), `.to_dict()` is the JSON form of `spareflash report --json`.
+
+The storage region's row names its format (the plan's `storage_format`: 1, or 2 on parts with at most 4 KB of
+flash), and a seeded region is read by that format's Python twin: which keys the first boot finds.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from .plan import Layout
 from .verify import effective_fuses, stack_margin
 
 BAR_WIDTH = 16
+STORAGE_LABEL = "FlashStorage"
 TOP_SYMBOLS = 10
 
 
@@ -84,6 +88,48 @@ def _bar(used: int, size: int, width: int = BAR_WIDTH) -> Text:
     return Text("█" * filled, style=color) + Text("░" * (width - filled), style="dim")
 
 
+@dataclass(frozen=True)
+class StorageContent:
+    """What the image puts into the storage region, read by the twin of its format (spareflash.storage)."""
+
+    format: int
+    state: str  # "erased", "seeded", or "invalid" (verify's region-dirty says why)
+    values: dict[int, str] = field(default_factory=dict)  # key -> value (hex), a seeded region only
+    problem: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"format": self.format, "state": self.state, "values": {str(k): v for k, v in self.values.items()},
+                "problem": self.problem}
+
+    def describe(self, compact: bool) -> str:
+        if self.state == "erased":
+            return f"format {self.format}, erased" if compact else \
+                f"format {self.format}, erased: the first boot finds an empty store"
+        if self.state == "invalid":
+            return f"format {self.format}, not a valid seeded region" + ("" if compact else f": {self.problem}")
+        keys = ", ".join(str(k) for k in self.values)
+        if compact:
+            return f"format {self.format}, seeded with {len(self.values)} key(s)"
+        return f"format {self.format}, seeded: the first boot finds key(s) {keys or 'none'}"
+
+
+def storage_content(layout: Layout, flash: bytes | bytearray) -> StorageContent | None:
+    r = layout.storage
+    if not r.size:
+        return None
+    data = bytes(flash[r.start:r.end])
+    fmt = layout.storage_format
+    if data == b"\xff" * r.size:
+        return StorageContent(fmt, "erased")
+    from .storage import decode_storage, validate_region  # imported late: only a seeded image needs the twin
+
+    problem = validate_region("storage", data, layout)
+    if problem is not None:
+        return StorageContent(fmt, "invalid", problem=problem)
+    values = decode_storage(data, layout.chip.page_size, fmt)["values"]
+    return StorageContent(fmt, "seeded", dict(sorted(values.items())))
+
+
 @dataclass
 class Report:
     image: str
@@ -95,6 +141,7 @@ class Report:
     eeprom_used: int
     fuses: dict[str, int]
     symbols: list[SymbolUse] = field(default_factory=list)
+    storage: StorageContent | None = None
 
     @property
     def chip(self) -> Chip:
@@ -114,6 +161,7 @@ class Report:
             "fuses": {k: f"0x{v:02X}" for k, v in self.fuses.items()},
             "fuses_decoded": fuse_description(chip, self.fuses),
             "largest_symbols": [s.to_dict() for s in self.symbols],
+            "storage": self.storage.to_dict() if self.storage else None,
         }
 
     def render(self, console: Console, compact: bool = False) -> None:
@@ -121,8 +169,9 @@ class Report:
         ram_total = self.ram.get("data", 0) + self.ram.get("bss", 0) + self.ram.get("noinit", 0)
         if compact:
             app_pct = 100 * self.app_used / max(1, lay.max_app_size)
-            reserved = ", ".join(f"{r.name} {r.size} B @0x{r.start:X}" for r in self.flash
-                                 if r.name not in ("application", "free") and r.size)
+            reserved = ", ".join(f"{r.name} {r.size} B @0x{r.start:X}" + (
+                f" ({self.storage.describe(compact=True)})" if r.name == STORAGE_LABEL and self.storage else "")
+                for r in self.flash if r.name not in ("application", "free") and r.size)
             lines = [f"SpareFlash {chip.display} ({lay.backend}): flash {self.app_used}/{lay.max_app_size} B "
                      f"({app_pct:.1f}%) for the application; reserved: {reserved or 'none'}"]
             ram = (f"RAM {ram_total}/{chip.sram_size} B (.data {self.ram.get('data', 0)}, .bss "
@@ -140,6 +189,9 @@ class Report:
         for r in self.flash:
             t.add_row(r.name, f"0x{r.start:05X}", f"0x{r.end:05X}", str(r.size), str(r.used), _bar(r.used, r.size))
         console.print(t)
+        if self.storage:
+            style = "red" if self.storage.state == "invalid" else ""
+            console.print(Text(f"{STORAGE_LABEL}: {self.storage.describe(compact=False)}", style=style))
         m = Table(title="RAM and EEPROM")
         for col in ("memory", "used", "size", ""):
             m.add_column(col)
@@ -180,7 +232,7 @@ def build_report_loaded(img: FirmwareImage, layout: Layout, fuses: Mapping[str, 
     app_used = sum(max(0, min(c.end, layout.app_end) - c.start) for c in img.chunks if c.start < layout.app_end)
     app_top = max((min(c.end, layout.app_end) for c in img.chunks if c.start < layout.app_end), default=0)
     rows = [RegionUse("application", 0, app_top, app_used), RegionUse("free", app_top, layout.app_end - app_top, 0)]
-    labels = {"storage": "FlashStorage", "log": "FlashLog", "slots": f"overlay slots ({layout.slot_count} x "
+    labels = {"storage": STORAGE_LABEL, "log": "FlashLog", "slots": f"overlay slots ({layout.slot_count} x "
               f"{layout.slot_size})"}
     for r in sorted((r for r in layout.regions if r.size), key=lambda r: r.start):
         rows.append(RegionUse(labels[r.name], r.start, r.size, nonerased(r.start, r.end)))
@@ -205,7 +257,8 @@ def build_report_loaded(img: FirmwareImage, layout: Layout, fuses: Mapping[str, 
     syms.sort(key=lambda s: (-s.size, s.name))
     eff = effective_fuses(img, layout, fuses)
     eff = {k: eff[k] for k in FUSE_NAMES if k in eff}
-    return Report(str(img.path), img.kind, layout, rows, app_used, ram, eeprom_used, eff, syms[:TOP_SYMBOLS])
+    return Report(str(img.path), img.kind, layout, rows, app_used, ram, eeprom_used, eff, syms[:TOP_SYMBOLS],
+                  storage_content(layout, flash))
 
 
 def build_report(image_path: str | Path, layout: Layout, *, fuses: Mapping[str, int] | None = None) -> Report:

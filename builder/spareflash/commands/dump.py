@@ -1,4 +1,8 @@
-"""`spareflash dump FLASH.hex --mcu MCU`: decode the FlashStorage and FlashLog regions of a flash dump."""
+"""`spareflash dump FLASH.hex --mcu MCU`: decode the FlashStorage and FlashLog regions of a flash dump.
+
+The storage region is decoded by the Python twin of the storage format the plan gives the chip (format 1, or
+format 2 on parts with at most 4 KB of flash); the output names the format.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     out: dict[str, object] = {"mcu": layout.chip.name, "backend": layout.backend}
     if "storage" in regions:
         r = regions["storage"]
-        out["storage"] = {"start": r.region.start, "size": r.region.size,
+        # the region is read by the twin of the format the plan builds for this chip (2 on the ATtiny25/45)
+        out["storage"] = {"start": r.region.start, "size": r.region.size, "format": layout.storage_format,
                           **decode_storage(r.data, r.page_size, layout.storage_format)}
     if "log" in regions:
         r = regions["log"]
@@ -54,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
 
     st = out.get("storage")
     if isinstance(st, dict):
-        console.print(f"[bold]storage[/] 0x{st['start']:X}-0x{st['start'] + st['size'] - 1:X}: {st['pages']} pages "
-                      f"of {st['page_size']} B, {st['pages_in_use']} in use, live {st['live_bytes']} B, "
+        console.print(f"[bold]storage[/] (format {st['format']}) 0x{st['start']:X}-0x{st['start'] + st['size'] - 1:X}"
+                      f": {st['pages']} pages of {st['page_size']} B, {st['pages_in_use']} in use, live "
+                      f"{st['live_bytes']} B, "
                       f"free {st['free_bytes']} B, ~{st['estimated_remaining_writes']} writes left")
         table = Table("key", "bytes", "value (hex)")
         for key, val in st["values"].items():

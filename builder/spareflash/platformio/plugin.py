@@ -134,31 +134,31 @@ def _seed_key(text: str, where: str) -> int:
     try:
         key = int(text.strip(), 0)
     except ValueError:
-        raise SeedError(f"{where}: key '{text}' is not a number (keys are 0..254)") from None
+        raise SeedError(f"seed-file: {where}: key '{text}' is not a number (keys are 0..254)") from None
     if not 0 <= key <= 254:
-        raise SeedError(f"{where}: key {key} is outside 0..254")
+        raise SeedError(f"seed-key: {where}: key {key} is outside 0..254")
     return key
 
 
 def _seed_value(value: Any, where: str) -> bytes:
     """One value of a seed file as the bytes FlashStorage stores (the format is in docs/platformio.md)."""
     if isinstance(value, bool):
-        raise SeedError(f"{where}: true/false is not a value; use {{\"uint8\": 1}}")
+        raise SeedError(f"seed-file: {where}: true/false is not a value; use {{\"uint8\": 1}}")
     if isinstance(value, int):
         if not -0x8000 <= value <= 0x7FFF:
-            raise SeedError(f"{where}: {value} does not fit an int (16 bits on AVR); give the type, e.g. "
+            raise SeedError(f"seed-file: {where}: {value} does not fit an int (16 bits on AVR); give the type, e.g. "
                             f'{{"uint32": {value}}}')
         return struct.pack("<h", value)
     if isinstance(value, str):
         compact = re.sub(r"[\s:_]", "", value)
         m = _HEX_RE.match(compact)
         if not m:
-            raise SeedError(f"{where}: '{value}' is not hex bytes (e.g. \"e8 03 07 00\"); text goes in "
+            raise SeedError(f"seed-file: {where}: '{value}' is not hex bytes (e.g. \"e8 03 07 00\"); text goes in "
                             '{"text": "..."}')
         return bytes.fromhex(m.group(1))
     if isinstance(value, list):
         if not value or not all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b <= 255 for b in value):
-            raise SeedError(f"{where}: a list must hold 1 or more bytes (0..255)")
+            raise SeedError(f"seed-file: {where}: a list must hold 1 or more bytes (0..255)")
         return bytes(value)
     if isinstance(value, dict) and len(value) == 1:
         kind, v = next(iter(value.items()))
@@ -167,15 +167,15 @@ def _seed_value(value: Any, where: str) -> bytes:
         if kind in SEED_TYPES and isinstance(v, (int, float)) and not isinstance(v, bool):
             fmt = SEED_TYPES[kind]
             if kind != "float" and not isinstance(v, int):
-                raise SeedError(f"{where}: {kind} needs an integer, not {v}")
+                raise SeedError(f"seed-file: {where}: {kind} needs an integer, not {v}")
             if kind == "float" and not math.isfinite(float(v)):
-                raise SeedError(f"{where}: {v} is not a finite float")
+                raise SeedError(f"seed-file: {where}: {v} is not a finite float")
             try:
                 return struct.pack(fmt, v)
             except struct.error:
-                raise SeedError(f"{where}: {v} does not fit {kind}") from None
-    raise SeedError(f"{where}: {json.dumps(value)[:40]} is not a value (an int, hex bytes, a list of bytes, or "
-                    f"one of {{{', '.join(['text', *SEED_TYPES])}: ...}})")
+                raise SeedError(f"seed-file: {where}: {v} does not fit {kind}") from None
+    raise SeedError(f"seed-file: {where}: {json.dumps(value)[:40]} is not a value (an int, hex bytes, a list of "
+                    f"bytes, or one of {{{', '.join(['text', *SEED_TYPES])}: ...}})")
 
 
 def load_seed(path: Path) -> dict[int, bytes]:
@@ -187,39 +187,43 @@ def load_seed(path: Path) -> dict[int, bytes]:
         seen: dict[str, Any] = {}
         for k, v in pairs:
             if k in seen:
-                raise SeedError(f"{where}: key '{k}' is given twice")
+                raise SeedError(f"seed-file: {where}: key '{k}' is given twice")
             seen[k] = v
         return seen
 
     try:
         data = json.loads(path.read_text(encoding="utf8"), object_pairs_hook=unique)
     except OSError as exc:
-        raise SeedError(f"{where}: cannot read it ({exc.strerror})") from None
+        raise SeedError(f"seed-file: {where}: cannot read it ({exc.strerror})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SeedError(f"{where}: not JSON ({exc})") from None
+        raise SeedError(f"seed-file: {where}: not JSON ({exc})") from None
     except RecursionError:
-        raise SeedError(f"{where}: not JSON (nested too deeply)") from None
+        raise SeedError(f"seed-file: {where}: not JSON (nested too deeply)") from None
     if not isinstance(data, dict):
-        raise SeedError(f"{where}: must be a JSON object mapping keys to values")
+        raise SeedError(f"seed-file: {where}: must be a JSON object mapping keys to values")
     out: dict[int, bytes] = {}
     for k, v in data.items():
         key = _seed_key(k, where)
         if key in out:
-            raise SeedError(f"{where}: key {key} is given twice")
+            raise SeedError(f"seed-file: {where}: key {key} is given twice")
         out[key] = _seed_value(v, f"{where}: key {key}")
     return out
 
 
-def seed_image(layout: Layout, values: Mapping[int, bytes]) -> bytes:
-    """The storage region holding `values`, exactly as FlashStorage would leave it (spareflash.storage)."""
+def seed_image(layout: Layout, values: Mapping[int, bytes], source: str = "") -> bytes:
+    """The storage region holding `values`, exactly as FlashStorage would leave it (spareflash.storage), in the
+    plan's storage format. Values the format cannot store stop the build with one line, the rule first
+    (seed-key, seed-value-size, seed-full, ...: spareflash.storage.seed_region), then the option and file."""
     from ..storage import seed_region
 
+    where = f"{OPTION_PREFIX}seed" + (f" {source}" if source else "")
     if not layout.storage.size:
-        raise SeedError(f"{OPTION_PREFIX}seed: the plan has no storage region (custom_spareflash_storage = 0)")
+        raise SeedError(f"seed-no-region: {where}: the plan has no storage region (custom_spareflash_storage = 0)")
     try:
         return seed_region(layout, values)
     except SpareFlashError as exc:
-        raise SeedError(f"{OPTION_PREFIX}{exc}") from None
+        rule, _, why = str(exc).partition(": ")
+        raise SeedError(f"{rule}: {where}: {why}") from None
 
 
 def seed_source(layout: Layout, region: bytes) -> str:
@@ -462,11 +466,11 @@ def apply(env: Any, projenv: Any | None, lib_dir: str | Path | None = None) -> b
     seed_name = opts.seed.name if opts.seed is not None else ""
     if opts.seed is not None:
         if not opts.seed.is_file():
-            _fail(denv, f"{OPTION_PREFIX}seed: {opts.seed} does not exist")
+            _fail(denv, f"seed-file: {OPTION_PREFIX}seed: {opts.seed} does not exist")
             return False
         try:
             seed_values = load_seed(opts.seed)
-            seed = seed_image(layout, seed_values)
+            seed = seed_image(layout, seed_values, seed_name)
         except SpareFlashError as exc:
             _fail(denv, str(exc))
             return False

@@ -10,7 +10,7 @@ from ..errors import SpareFlashError
 from ..plan import Layout, Region
 from .flash import FlashEmu
 from .log import LogModel
-from .store import OK, PagedRegion, StorageModel
+from .store import ERR_FULL, OK, PagedRegion, StorageModel
 from .store_v2 import MAX_PAGES, MIN_PAGES, StorageModelV2
 
 
@@ -25,11 +25,11 @@ def _value_bytes(key: int, value: Value) -> bytes:
     if isinstance(value, (bytes, bytearray)):
         return bytes(value)
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise StorageFormatError(f"seed: key {key}: value must be bytes, int or str")
+        raise StorageFormatError(f"seed-value: key {key}: value must be bytes, int or str")
     if isinstance(value, str):
         return value.encode()
     if value < 0:
-        raise StorageFormatError(f"seed: key {key}: negative integers need an explicit byte encoding")
+        raise StorageFormatError(f"seed-value: key {key}: negative integers need an explicit byte encoding")
     return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "little")
 
 
@@ -37,27 +37,49 @@ def seed_region(layout: Layout, values: Mapping[int, Value], *, single_write: bo
     """The bytes of a freshly formatted storage region holding `values` (key -> bytes/int/str), exactly as the
     C++ FlashStorage would leave them after format() and put() of each key in ascending order. In format 2
     (layout.storage_format, the ATtiny25/45) the region starts erased and gets the puts only, as the engine
-    leaves it after its first begin() and the puts."""
+    leaves it after its first begin() and the puts.
+
+    Values the format cannot store are refused before any byte is made, each with its rule name (one line):
+    `seed-key` (outside 0..254: 0xFF is the erased/end-of-records key), `seed-value` (not bytes/int/str),
+    `seed-value-size` (not 1..the format's largest value: 32 bytes, in format 2 min(32, page - 10)),
+    `seed-full` (the values do not fit the region beside the page compaction needs), `seed-no-region`,
+    `seed-single-write` (format 2 has no single-write build).
+    """
     region = layout.storage
     if not region.size:
-        raise StorageFormatError("seed: the plan has no storage region")
+        raise StorageFormatError("seed-no-region: the plan has no storage region")
+    fmt = layout.storage_format
     page = layout.chip.page_size
     flash = FlashEmu(page, region.size // page)
     store: StorageModel | StorageModelV2
-    if layout.storage_format == 2:
+    if fmt == 2:
         if single_write:
-            raise StorageFormatError("seed: storage format 2 has no single-write build")
+            raise StorageFormatError("seed-single-write: storage format 2 has no single-write build")
         store = StorageModelV2(flash)
     else:
         store = StorageModel(flash, single_write=single_write)
         store.format()
+    where = f"storage format {fmt} on the {layout.chip.display}"
+    items = []
     for key in sorted(values):
         if not 0 <= key <= 254:
-            raise StorageFormatError(f"seed: key {key} is outside 0..254")
+            raise StorageFormatError(f"seed-key: key {key} is outside 0..254 (0xFF marks erased flash in "
+                                     f"{where})")
         data = _value_bytes(key, values[key])
+        if not 1 <= len(data) <= store.max_value:
+            raise StorageFormatError(f"seed-value-size: key {key} is {len(data)} bytes; {where} ({page}-byte "
+                                     f"pages) stores values of 1..{store.max_value} bytes")
+        items.append((key, data))
+    for key, data in items:
         status = store.put(key, data)
+        if status == ERR_FULL:
+            total = sum(len(d) for _, d in items)
+            raise StorageFormatError(f"seed-full: key {key} does not fit: {len(items)} values of {total} bytes "
+                                     f"need more than the {region.size}-byte region ({region.size // page} pages "
+                                     f"of {page} B) of {where} holds; seed fewer or smaller values or plan more "
+                                     "storage")
         if status != OK:
-            raise StorageFormatError(f"seed: key {key} ({len(data)} bytes): status 0x{status:02X}")
+            raise StorageFormatError(f"seed-value: key {key} ({len(data)} bytes): status 0x{status:02X}")
     return bytes(store.flash.data)
 
 

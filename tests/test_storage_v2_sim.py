@@ -269,3 +269,30 @@ def test_three_hundred_corrupted_regions_mount_like_the_twin(driver: DriverFirmw
 def test_corruption_campaign_five_thousand_regions(driver: DriverFirmware) -> None:
     res = sim_corruption_campaign(driver, seed=91, cases=5000)
     assert not res.failures, "\n".join(res.failures[:10])
+
+
+# -- the campaign command ---------------------------------------------------------------------------------------
+
+
+def test_campaign_command_runs_the_format_2_campaigns_and_reports_figures(capsys: pytest.CaptureFixture[str]
+                                                                         ) -> None:
+    """`spareflash campaign storage --format 2`: the ATtiny45 driver's power cuts and corruption cases and the
+    twin's own campaigns, with their figures in the JSON; a format it does not know is one line of error."""
+    import json
+
+    from spareflash.cli import main
+
+    rc = main(["campaign", "storage", "--format", "2", "--cuts", "30", "--corruption", "4", "--model-cuts", "400",
+               "--model-corruption", "50", "--seed", "3", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["failures"] == [] and out["format"] == 2
+    assert out["driver"] == {"mcu": "attiny45", "pages": 8, "page_size": 64, "script_bytes": 1582}
+    cuts = out["sim_power_cuts"]
+    assert cuts["cut_points"] == 30 and cuts["near_complete_tears"] > 0 and cuts["by_kind"]["gc-header"] >= 1
+    assert out["sim_corruption"]["cases"] == 4 and out["sim_corruption"]["max_begin_cycles"] > 0
+    assert out["model_power_cuts"]["cut_points"] == 400 and out["model_corruption"]["cases"] == 50
+    with pytest.raises(SystemExit) as exc:
+        main(["campaign", "storage", "--format", "3"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") <= 1 and "--format" in err

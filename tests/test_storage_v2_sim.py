@@ -24,6 +24,7 @@ import random
 import time
 
 import pytest
+from elftools.elf.elffile import ELFFile
 
 pytest.importorskip("yasimavr")
 
@@ -80,6 +81,9 @@ def test_the_driver_runs_the_real_engine_on_the_planned_layout(driver: DriverFir
     assert driver.firmware.fuses["efuse"] == lay.fuses["efuse"] == 0xFE  # SELFPRGEN: SPM from the application
     assert driver.max_value == 32 and driver.freq == 8_000_000
     assert driver.script_addr + driver.script_cap <= lay.storage.start and driver.script_cap >= 1200
+    with driver.elf.open("rb") as fh:
+        ram = sum(sec["sh_size"] for sec in ELFFile(fh).iter_sections() if sec.name in (".data", ".bss"))
+    assert ram <= 64, ram  # of the ATtiny45's 256 bytes; the stack has the rest
     lines = ["B", "P 7 2a", "G 7 1", "G 7 2", "G 9 1", "Z 7", "V 7", "C 7", "P 255 01", "P 3", f"P 4 {'11' * 33}",
              f"P 4 {'22' * 32}", "R 7", "C 7", "R 7", "S", "D"]
     run = run_script(driver, lines, regions=blank(driver))

@@ -6,6 +6,10 @@
 * corrupted regions mounted on the simulated chip and compared with the model (sim_corruption_campaign);
 * the Python model's own campaigns (spareflash.storage.campaign): power cuts at every page operation of random
   workloads (a quarter of them in single-write mode) and corruption cases.
+`--format 2` runs the same sweeps on storage format 2 (docs/storage-format-v2.md): the assembly engine on the
+simulated ATtiny45 (build_driver_v2: the plan's layout, direct SPM, fuses), its power cuts also torn near
+completion and every recovery compared with the twin (sim_power_cut_campaign_v2), and the twin's own campaigns
+(`fmt=2`, on the page geometries of tests/test_storage_v2_model.py).
 Exit status 0 when every check passed, 1 otherwise (the first failures are printed).
 """
 
@@ -20,6 +24,8 @@ from typing import Any
 from ..errors import SpareFlashError
 
 MODEL_CHUNK = 50_000
+# format 2's model chunks in turn: (page size, pages, keys, max value, cold keys), the ATtiny45's default first
+V2_GEOMETRIES = [(64, 8, 6, 12, 2), (32, 4, 4, 8, 1), (64, 4, 6, 8, 3), (32, 2, 2, 2, 1)]
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,13 +37,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--corruption", type=int, default=300, help="corrupted regions mounted on the simulated chip")
     p.add_argument("--model-corruption", type=int, default=50_000, help="corruption cases on the Python model")
     p.add_argument("--seed", type=int, default=1, help="campaign seed (default 1)")
+    p.add_argument("--format", type=int, choices=(1, 2), default=1, dest="fmt",
+                   help="storage format: 1 (ATmega328P driver, default) or 2 (ATtiny45 driver, format 2's twin)")
     p.add_argument("--jobs", type=int, default=1, help="processes for the model campaigns (default 1)")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(func=run)
 
 
-def _model_cuts(seed: int, chunk: int, index: int) -> tuple[int, int, list[str]]:
+def _model_cuts(seed: int, chunk: int, index: int, fmt: int = 1) -> tuple[int, int, list[str]]:
     from ..storage.campaign import power_cut_campaign
+
+    if fmt == 2:  # every other chunk aims its tears near completion (a header whole, a copy or record torn)
+        page_size, pages, keys, max_value, cold = V2_GEOMETRIES[index % len(V2_GEOMETRIES)]
+        res = power_cut_campaign(seed * 100_003 + index, chunk, fmt=2, page_size=page_size, pages=pages, keys=keys,
+                                 max_value=max_value, cold=cold, variants=2,
+                                 fractions=(0.5, 0.9, 0.99, 0.999) if index % 2 else ())
+        return res.cut_points, res.checks, res.failures
 
     # chunk kinds, in turn: plain, plain, cold keys (written once, so GC must carry them: the workload that found
     # the "stuck full after a torn GC copy" bug), single-write (one record per page: live keys <= pages - 2)
@@ -51,10 +66,14 @@ def _model_cuts(seed: int, chunk: int, index: int) -> tuple[int, int, list[str]]
     return res.cut_points, res.checks, res.failures
 
 
-def _model_corruption(seed: int, cases: int, index: int) -> tuple[int, list[str]]:
+def _model_corruption(seed: int, cases: int, index: int, fmt: int = 1) -> tuple[int, list[str]]:
     from ..storage.campaign import corruption_campaign
 
-    kw: dict[str, Any] = {"page_size": 128, "pages": 6} if index % 2 else {}
+    if fmt == 2:
+        kw: dict[str, Any] = {"page_size": 32, "pages": 8, "keys": 4} if index % 2 else {}
+        res = corruption_campaign(seed * 100_003 + index, cases, fmt=2, **kw)
+        return res.checks, res.failures
+    kw = {"page_size": 128, "pages": 6} if index % 2 else {}
     res = corruption_campaign(seed * 100_003 + index, cases, **kw)
     return res.checks, res.failures
 
@@ -72,14 +91,31 @@ def run(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         if not args.json:
             print(line, flush=True)
+    fmt = args.fmt
     figures: dict[str, Any] = {"seed": args.seed}
+    if fmt == 2:
+        figures["format"] = 2
     failures: list[str] = []
 
     if args.cuts or args.corruption:
-        from ..storage.simdriver import build_driver, sim_corruption_campaign, sim_power_cut_campaign
+        from ..storage.simdriver import (
+            build_driver,
+            build_driver_v2,
+            sim_corruption_campaign,
+            sim_power_cut_campaign,
+            sim_power_cut_campaign_v2,
+        )
 
-        fw = build_driver()
-        say(f"storage driver: {fw.elf} ({fw.storage_pages} storage + {fw.log_pages} log pages of {fw.page_size} B)")
+        if fmt == 2:
+            fw = build_driver_v2()
+            figures["driver"] = {"mcu": fw.mcu, "pages": fw.storage_pages, "page_size": fw.page_size,
+                                 "script_bytes": fw.script_cap}
+            say(f"storage driver (format 2, {fw.layout.chip.display}): {fw.elf} ({fw.storage_pages} storage pages of "
+                f"{fw.page_size} B, {fw.script_cap}-byte script array)")
+        else:
+            fw = build_driver()
+            say(f"storage driver: {fw.elf} ({fw.storage_pages} storage + {fw.log_pages} log pages of "
+                f"{fw.page_size} B)")
         if args.cuts:
             t0 = time.perf_counter()
             step = max(1, args.cuts // 10)
@@ -88,12 +124,19 @@ def run(args: argparse.Namespace) -> int:
                 if n % step == 0:
                     say(f"  simulator power cuts: {n}/{args.cuts} ({time.perf_counter() - t0:.0f} s)")
 
-            res = sim_power_cut_campaign(fw, args.seed, args.cuts, progress=progress)
+            if fmt == 2:
+                res = sim_power_cut_campaign_v2(fw, args.seed, args.cuts, progress=progress)
+            else:
+                res = sim_power_cut_campaign(fw, args.seed, args.cuts, progress=progress)
             wall = time.perf_counter() - t0
             figures["sim_power_cuts"] = {"cut_points": res.cut_points, "by_kind": res.by_kind,
                                          "workloads": res.workloads, "workload_cycles": res.sim_cycles,
                                          "failures": len(res.failures), "seconds": round(wall, 1)}
-            say(f"simulator power cuts: {res.cut_points} points {res.by_kind}, {res.workloads} workloads, "
+            near = ""
+            if fmt == 2:
+                figures["sim_power_cuts"]["near_complete_tears"] = res.near_complete
+                near = f" ({res.near_complete} torn near completion)"
+            say(f"simulator power cuts: {res.cut_points} points {res.by_kind}{near}, {res.workloads} workloads, "
                 f"{len(res.failures)} failures, {wall:.0f} s")
             failures += res.failures
         if args.corruption:
@@ -111,7 +154,8 @@ def run(args: argparse.Namespace) -> int:
     with ProcessPoolExecutor(args.jobs) if args.jobs > 1 else _Inline() as pool:
         if args.model_cuts:
             t0 = time.perf_counter()
-            futs = [pool.submit(_model_cuts, args.seed, n, i) for i, n in enumerate(_chunks(args.model_cuts))]
+            futs = [pool.submit(_model_cuts, args.seed, n, i, fmt)
+                    for i, n in enumerate(_chunks(args.model_cuts))]
             points = checks = 0
             model_fails: list[str] = []
             for f in futs:
@@ -126,8 +170,8 @@ def run(args: argparse.Namespace) -> int:
             failures += model_fails
         if args.model_corruption:
             t0 = time.perf_counter()
-            corr_futs = [pool.submit(_model_corruption, args.seed, n, i) for i, n in enumerate(_chunks(
-                args.model_corruption))]
+            corr_futs = [pool.submit(_model_corruption, args.seed, n, i, fmt)
+                         for i, n in enumerate(_chunks(args.model_corruption))]
             cases = 0
             corr_fails: list[str] = []
             for cf in corr_futs:

@@ -7,6 +7,9 @@ One command a line, one result line each; the same script fed to the C++ build m
     LB policy        log begin                            LA HEX      log append      LL       log records
     LC               log clear                            ER a n      EEPROM read     EW a HEX EEPROM write
     W HEX            load raw bytes into the regions      D           dump the regions (hex)
+
+`fmt=2` runs format 2's twin (StorageModelV2, docs/storage-format-v2.md) on the storage region: no log or
+EEPROM commands, and S prints the stats without per-page erase counts (format 2's API has no eraseCount()).
 """
 
 from __future__ import annotations
@@ -15,17 +18,22 @@ from .eeprom import EEPROMModel
 from .flash import FlashEmu
 from .log import LogModel
 from .store import ERR_NO_REGION, OK, StorageModel
+from .store_v2 import StorageModelV2
 
 
 class ModelRunner:
-    def __init__(self, page_size: int, storage_pages: int, log_pages: int, single_write: bool = False) -> None:
+    def __init__(self, page_size: int, storage_pages: int, log_pages: int, single_write: bool = False,
+                 fmt: int = 1) -> None:
+        if fmt not in (1, 2) or (fmt == 2 and (log_pages or single_write)):
+            raise ValueError(f"no format {fmt} model with a log of {log_pages} pages / single_write={single_write}")
+        self.fmt = fmt
         self.page_size = page_size
         self.sp, self.lp = storage_pages, log_pages
         self.data = bytearray(b"\xff" * (page_size * (storage_pages + log_pages)))
         self.single_write = single_write
         self.storage_flash = FlashEmu(page_size, storage_pages)
         self.log_flash = FlashEmu(page_size, max(log_pages, 1))
-        self.store: StorageModel | None = None
+        self.store: StorageModel | StorageModelV2 | None = None
         self.log: LogModel | None = None
         self.eeprom: EEPROMModel | None = None
 
@@ -34,7 +42,7 @@ class ModelRunner:
             self.eeprom = EEPROMModel(StorageModel(self.storage_flash, single_write=self.single_write))
         return self.eeprom
 
-    def _store(self) -> StorageModel:
+    def _store(self) -> StorageModel | StorageModelV2:
         if self.store is None:
             raise RuntimeError("storage used before B")
         return self.store
@@ -42,6 +50,11 @@ class ModelRunner:
     def run(self, line: str) -> str:
         parts = line.split()
         cmd, args = parts[0], parts[1:]
+        if self.fmt == 2 and cmd in ("LB", "LA", "LL", "LC", "ER", "EW"):
+            raise ValueError(f"format 2 has no log or EEPROM: {cmd}")
+        if cmd == "B" and self.fmt == 2:
+            self.store = StorageModelV2(self.storage_flash)
+            return str(OK if self.store.n else ERR_NO_REGION)
         if cmd == "B":
             if self.sp < 2:
                 return str(ERR_NO_REGION)
@@ -63,8 +76,9 @@ class ModelRunner:
             return str(self._store().format())
         if cmd == "S":
             s = self._store().stats()
+            counts = s.erase_counts if self.fmt == 1 else []
             return " ".join(str(x) for x in (OK, s.pages, s.page_size, s.live_bytes, s.live_records, s.free_bytes,
-                                              s.min_erase, s.max_erase, s.remaining_writes, *s.erase_counts))
+                                              s.min_erase, s.max_erase, s.remaining_writes, *counts))
         if cmd == "LB":
             if self.lp < 1:
                 return str(ERR_NO_REGION)

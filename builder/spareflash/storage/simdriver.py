@@ -16,6 +16,12 @@ Power cuts use the recorded page operations of one uncut run (`Simulator.page_op
 page before and after, and its cycle window): the flash at any cut cycle is the initial image with every
 operation that finished applied and the one in flight torn (`spareflash.sim.tear`, the same rule and RNG as
 `Simulator.cut_power`), so a workload is run once and each cut costs only the reboot that checks it.
+
+Format 2 (docs/storage-format-v2.md): `build_driver_v2` builds the same sketch for the ATtiny45 (or ATtiny25) with
+the plan's layout, direct SPM backend and fuses (SPAREFLASH_STORAGE_FORMAT=2: the assembly engine). The same
+script language minus the log and EEPROM commands; `S` without erase counts. The script array takes the
+application flash the driver's code leaves (about 1.6 KB on the ATtiny45), so format-2 workloads are sized to
+it (`fits`). The model side is `ModelRunner(fmt=2)`, StorageModelV2.
 """
 
 from __future__ import annotations
@@ -28,12 +34,15 @@ from typing import Any, Callable, Sequence
 from ..errors import SpareFlashError
 from ..plan import Layout, PlanConfig
 from .script import ModelRunner
+from .store_v2 import max_value
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DRIVER_SKETCH = REPO_ROOT / "tests" / "firmware" / "storage_driver" / "StorageDriver"
 SCRIPT_SYMBOL = "sf_script"
 MCU = "atmega328p"
 BUF = 72  # the firmware's data buffer (SPAREFLASH_LOG_MAX_RECORD + 8)
+BUF_V2 = 40  # its buffer on format 2 (BUF_SIZE): the largest value, 32 bytes, and room for wrong sizes
+V2_COMMANDS = ("B", "P", "G", "Z", "V", "R", "C", "F", "S")
 
 # GPIOR0 markers of the firmware
 MARK_BOOT, MARK_CMD, MARK_DONE, MARK_END, MARK_BAD = 0xB0, 0xC1, 0xD0, 0xE0, 0xEB
@@ -59,6 +68,22 @@ class DriverFirmware:
     # the loaded ELF (spareflash.sim.Firmware): every run uses this copy, so a rebuild of the ELF by a concurrent
     # test run cannot change the firmware in the middle of a campaign (and the ELF is parsed once)
     firmware: Any = None
+    mcu: str = MCU
+    board: str = "uno"
+    freq: int = 16_000_000
+
+    @property
+    def storage_format(self) -> int:
+        return self.layout.storage_format
+
+    @property
+    def buf(self) -> int:
+        return BUF_V2 if self.storage_format == 2 else BUF
+
+    @property
+    def max_value(self) -> int:
+        """The largest value a put takes: format 2's MAXV, else what the driver's buffer holds."""
+        return max_value(self.page_size) if self.storage_format == 2 else self.buf
 
     @property
     def page_size(self) -> int:
@@ -82,7 +107,15 @@ class DriverFirmware:
         return self.layout.log.end if self.layout.log.size else self.layout.storage.end
 
     def model(self) -> ModelRunner:
-        return ModelRunner(self.page_size, self.storage_pages, self.log_pages, self.single_write)
+        return ModelRunner(self.page_size, self.storage_pages, self.log_pages, self.single_write,
+                           fmt=self.storage_format)
+
+    def encode(self, lines: Sequence[str]) -> bytes:
+        return b"".join(encode_command(ln, self.buf, self.storage_format) for ln in lines)
+
+    def fits(self, lines: Sequence[str]) -> bool:
+        """Whether the firmware lines (no W/D) fit the script array (with its 0 terminator)."""
+        return len(self.encode(lines)) < self.script_cap
 
     def flash_image(self, script: bytes, regions: bytes | None = None, base: bytes | None = None) -> bytes:
         """`base` (default: the built image) with `script` in sf_script and, if given, `regions` (storage then
@@ -129,6 +162,37 @@ def build_driver(storage_bytes: int = 1024, log_bytes: int = 512, single_write: 
     return DriverFirmware(r.elf, r.layout, image, addr, size, single_write, fw)
 
 
+V2_SCRIPT_SLACK = 16  # bytes of application flash left free when the script array is sized (alignment)
+
+
+def build_driver_v2(mcu: str = "attiny45", storage_bytes: int | None = None) -> DriverFirmware:
+    """Build (cached) the StorageDriver sketch for a format-2 part: the plan's layout (default storage region
+    unless `storage_bytes`), the direct SPM backend and the plan's fuses. Built twice: once with a 16-byte script
+    array to measure the code, then with the array taking the rest of the application region."""
+    from ..build import build_sketch, get_board
+    from ..sim import load_firmware
+
+    if not DRIVER_SKETCH.is_dir():
+        raise DriverError(f"the storage driver firmware is not here ({DRIVER_SKETCH}): run from a checkout")
+    cfg = PlanConfig(mcu, storage_bytes=storage_bytes)
+    probe = build_sketch(DRIVER_SKETCH, mcu, plan_config=cfg, extra_flags=["-DSCRIPT_CAP=16"])
+    assert probe.layout is not None
+    if probe.layout.storage_format != 2:
+        raise DriverError(f"{mcu} uses storage format {probe.layout.storage_format}: build_driver() is its driver")
+    code = len(load_firmware(str(probe.elf)).flash) - 16
+    cap = probe.layout.storage.start - code - V2_SCRIPT_SLACK
+    if cap < 256:
+        raise DriverError(f"the driver leaves only {cap} bytes of {mcu}'s application flash for scripts")
+    r = build_sketch(DRIVER_SKETCH, mcu, plan_config=cfg, extra_flags=[f"-DSCRIPT_CAP={cap}"])
+    assert r.layout is not None
+    addr, size = _script_symbol(r.elf)
+    fw = load_firmware(str(r.elf))
+    image = bytes(fw.flash) + b"\xff" * (r.layout.chip.flash_size - len(fw.flash))
+    if len(fw.flash) > r.layout.storage.start:
+        raise DriverError(f"the driver's image ({len(fw.flash)} B) runs into the storage region")
+    return DriverFirmware(r.elf, r.layout, image, addr, size, False, fw, mcu, mcu, get_board(mcu).f_cpu)
+
+
 # -- scripts ----------------------------------------------------------------------------------------------------
 
 
@@ -139,24 +203,26 @@ def _byte(text: str, what: str, hi: int = 255) -> int:
     return v
 
 
-def _data(text: str) -> bytes:
+def _data(text: str, buf: int = BUF) -> bytes:
     d = bytes.fromhex(text)
-    if len(d) > BUF:
-        raise DriverError(f"{len(d)} data bytes: the driver takes at most {BUF}")
+    if len(d) > buf:
+        raise DriverError(f"{len(d)} data bytes: the driver takes at most {buf}")
     return d
 
 
-def encode_command(line: str) -> bytes:
+def encode_command(line: str, buf: int = BUF, fmt: int = 1) -> bytes:
     """One command line -> the firmware's bytes (see StorageDriver.ino)."""
     p = line.split()
     cmd, a = p[0], p[1:]
+    if fmt == 2 and cmd not in V2_COMMANDS:
+        raise DriverError(f"the format-2 storage driver has no command {cmd!r}")
     if cmd == "B":
         return b"B"
     if cmd == "P":
-        d = _data(a[1]) if len(a) > 1 else b""
+        d = _data(a[1], buf) if len(a) > 1 else b""
         return bytes([ord("P"), _byte(a[0], "key"), len(d)]) + d
     if cmd == "G":
-        return bytes([ord("G"), _byte(a[0], "key"), _byte(a[1], "size", BUF)])
+        return bytes([ord("G"), _byte(a[0], "key"), _byte(a[1], "size", buf)])
     if cmd in ("Z", "V", "R", "C"):
         return bytes([ord(cmd), _byte(a[0], "key")])
     if cmd in ("F", "S"):
@@ -199,7 +265,7 @@ class _Reader:
         return b[0] | b[1] << 8
 
 
-def decode_result(line: str, rd: _Reader) -> str:
+def decode_result(line: str, rd: _Reader, fmt: int = 1) -> str:
     """Read one command's result from the firmware's output, formatted like tests/host/driver.cpp prints it."""
     p = line.split()
     cmd, a = p[0], p[1:]
@@ -218,7 +284,7 @@ def decode_result(line: str, rd: _Reader) -> str:
         st = rd.u8()
         f = [rd.u16() for _ in range(7)]
         remaining = rd.u16() | rd.u16() << 16
-        counts = [rd.u16() for _ in range(f[0])]
+        counts = [rd.u16() for _ in range(f[0] if fmt == 1 else 0)]
         return " ".join(str(x) for x in (st, *f, remaining, *counts))
     if cmd == "LL":
         count = rd.u16()
@@ -293,9 +359,9 @@ def run_script(fw: DriverFirmware, lines: Sequence[str], *, regions: bytes | Non
     raw, body, dumps = split_script(lines)
     if raw is not None:
         regions = raw
-    script = b"".join(encode_command(ln) for ln in body)
+    script = fw.encode(body)
     image = fw.flash_image(script, regions, base)
-    sim = Simulator(fw.firmware or str(fw.elf), MCU, flash_in=image)
+    sim = Simulator(fw.firmware or str(fw.elf), fw.mcu, flash_in=image, freq=fw.freq)
     try:
         res = sim.run(max_cycles=max_cycles or default_budget(body))
         flash, debug, page_ops, markers = sim.flash, sim.debug, list(sim.page_ops), list(sim.markers)
@@ -311,7 +377,7 @@ def run_script(fw: DriverFirmware, lines: Sequence[str], *, regions: bytes | Non
     if len(done_cycles) != len(body):
         raise DriverError(f"storage driver ran {len(done_cycles)} of {len(body)} commands")
     rd = _Reader(debug)
-    results = [decode_result(ln, rd) for ln in body]
+    results = [decode_result(ln, rd, fw.storage_format) for ln in body]
     if rd.pos != len(rd.data):
         raise DriverError(f"storage driver printed {len(rd.data) - rd.pos} bytes more than its results")
     results += [flash[fw.region_start:fw.region_end].hex()] * dumps
@@ -395,12 +461,70 @@ def eeprom_workload(rng: random.Random, nops: int, length: int = 256) -> list[st
     return [*lines, "ER 0 64"]
 
 
+def storage_workload_v2(fw: DriverFirmware, rng: random.Random, keys: int = 10, cold: int = 3,
+                        nops: int | None = None) -> list[str]:
+    """Format 2: random puts of 1..MAXV bytes (now and then a refused one: key 255, no bytes, MAXV + 1 bytes),
+    removes, gets of the size last put or a wrong one, sizes, contains, reboots, stats and formats on keys
+    0..keys-1, as many as fit the driver's script array (or `nops`); `cold` more keys are written once at the
+    start, so every trip round the ring makes compaction copy them. Ends with stats and every key's size."""
+    maxv = fw.max_value
+    lines = ["B", *(f"P {k} {rng.randbytes(rng.randint(1, maxv)).hex()}" for k in range(keys, keys + cold))]
+    tail = ["S", *(f"Z {k}" for k in range(keys + cold))]
+    size: dict[int, int] = {}
+    n = 0
+    while nops is None or n < nops:
+        k = rng.randrange(keys)
+        r = rng.random()
+        if r < 0.58:
+            v = rng.randint(1, maxv) if rng.random() < 0.5 else rng.randint(1, 8)
+            line = f"P {k} {rng.randbytes(v).hex()}"
+            size[k] = v
+        elif r < 0.60:
+            line = rng.choice([f"P 255 {rng.randbytes(2).hex()}", f"P {k}", f"P {k} {rng.randbytes(maxv + 1).hex()}"])
+        elif r < 0.69:
+            line = f"R {k}"
+        elif r < 0.80:
+            line = f"G {k} {size.get(k, 1) if rng.random() < 0.6 else rng.randint(1, maxv + 1)}"
+        elif r < 0.84:
+            line = f"Z {k}"
+        elif r < 0.87:
+            line = f"C {k}"
+        elif r < 0.90:
+            line = f"V {k}"
+        elif r < 0.95:
+            line = "B"
+        elif r < 0.99:
+            line = "S"
+        else:
+            line = "F"
+        if nops is None and not fw.fits([*lines, line, *tail]):
+            break
+        lines.append(line)
+        n += 1
+    return [*lines, *tail]
+
+
 # -- power cuts -------------------------------------------------------------------------------------------------
 
 
-def flash_at_cut(initial: bytes, ops: Sequence[Any], cycle: int, seed: int) -> tuple[bytes, object | None]:
+def tear_share(op: Any, rng: random.Random, share: float) -> bytes:
+    """The page a cut during `op` leaves when each of its bit changes happened with probability `share` (the
+    physics of sim.tear, which is share 1/2; shares near 1 aim at tears that complete one unit of a write, a
+    header, and leave another, the record behind it, torn)."""
+    out = bytearray(op.before)
+    for i, (old, new) in enumerate(zip(op.before, op.after)):
+        for bit in range(8):
+            m = 1 << bit
+            if (old ^ new) & m and rng.random() < share:
+                out[i] ^= m
+    return bytes(out)
+
+
+def flash_at_cut(initial: bytes, ops: Sequence[Any], cycle: int, seed: int, share: float | None = None
+                 ) -> tuple[bytes, object | None]:
     """The flash a power cut at `cycle` leaves: `initial` plus every page operation finished by then, the one in
-    flight torn with random.Random(seed) (what `Simulator.cut_power(seed)` does at that cycle)."""
+    flight torn with random.Random(seed) (what `Simulator.cut_power(seed)` does at that cycle; with `share`,
+    tear_share's rule instead)."""
     from ..sim import tear
 
     flash = bytearray(initial)
@@ -411,7 +535,8 @@ def flash_at_cut(initial: bytes, ops: Sequence[Any], cycle: int, seed: int) -> t
         if op.end <= cycle:
             flash[op.page:op.page + len(op.after)] = op.after
         else:
-            flash[op.page:op.page + len(op.before)] = tear(op, random.Random(seed))
+            rng = random.Random(seed)
+            flash[op.page:op.page + len(op.before)] = tear(op, rng) if share is None else tear_share(op, rng, share)
             inflight = op
             break
     return bytes(flash), inflight
@@ -422,6 +547,7 @@ class CutPoint:
     cycle: int
     kind: str  # "erase" | "write" | "gc" (a write after the put's record was durable) | "idle"
     seed: int
+    share: float | None = None  # flash_at_cut's share (None: sim.tear)
 
 
 @dataclass
@@ -431,6 +557,7 @@ class CutCampaignResult:
     workloads: int = 0
     failures: list[str] = field(default_factory=list)
     sim_cycles: int = 0
+    near_complete: int = 0  # cuts torn with a share near 1 (format 2's campaign)
 
 
 def powercut_workload(rng: random.Random, nops: int, keys: int = 14, cold: int = 6) -> list[str]:
@@ -468,11 +595,34 @@ def classify_ops(run: DriverRun) -> list[str]:
     return kinds
 
 
-def cut_points(run: DriverRun, rng: random.Random) -> list[CutPoint]:
-    """Every page operation of `run` cut once inside its window, and once in the idle time after it."""
+def classify_ops_v2(run: DriverRun, page_size: int) -> list[str]:
+    """Format 2's page operations by their role (docs/storage-format-v2.md 6): "erase" (of the page a put starts),
+    "write" (a record appended to the head), "header" (a start's header, with the record behind it, or a
+    format's), "copies" (compaction's copies: the first write to a page the same command erased, header bytes
+    untouched) and "gc-header" (compaction's header, written after its copies)."""
+    from .store_v2 import HDR
+
+    kinds: list[str] = []
+    prev: tuple[int | None, str, int] = (None, "", -1)  # (command, kind, page) of the operation before
+    for op, c in zip(run.page_ops, _command_of_ops(run)):
+        same = prev[0] == c and c is not None and prev[2] == op.page
+        if op.kind == "erase":
+            kind = "erase"
+        elif op.before[:HDR] != op.after[:HDR]:
+            kind = "gc-header" if same and prev[1] == "copies" else "header"
+        else:
+            kind = "copies" if same and prev[1] == "erase" else "write"
+        kinds.append(kind)
+        prev = (c, kind, op.page)
+    return kinds
+
+
+def cut_points(run: DriverRun, rng: random.Random, kinds: list[str] | None = None) -> list[CutPoint]:
+    """Every page operation of `run` cut once inside its window, and once in the idle time after it. `kinds`: the
+    operations' kinds (default classify_ops: format 1's)."""
     ops = run.page_ops
     out: list[CutPoint] = []
-    for i, (op, kind) in enumerate(zip(ops, classify_ops(run))):
+    for i, (op, kind) in enumerate(zip(ops, kinds if kinds is not None else classify_ops(run))):
         out.append(CutPoint(rng.randrange(op.start, op.end), kind, rng.getrandbits(32)))
         nxt = ops[i + 1].start if i + 1 < len(ops) else run.cycles
         if nxt > op.end:
@@ -526,6 +676,8 @@ def expected_state(run: DriverRun, cut: int) -> tuple[dict[int, bytes], list[byt
             values[int(p[1])] = bytes.fromhex(p[2])
         elif p[0] == "R":
             values.pop(int(p[1]), None)
+        elif p[0] == "F":
+            values.clear()
         elif p[0] == "LA":
             log.append(bytes.fromhex(p[1]))
     return values, log, inflight
@@ -626,6 +778,134 @@ def sim_power_cut_campaign(fw: DriverFirmware, seed: int, cuts: int, *, nops: in
     return res
 
 
+# -- power cuts on format 2 -------------------------------------------------------------------------------------
+
+
+def powercut_workload_v2(fw: DriverFirmware, rng: random.Random, keys: int = 10, cold: int = 4,
+                         nops: int | None = None) -> list[str]:
+    """Format 2: puts (mostly 1..8 bytes, one in six up to MAXV), removes, clean reboots and a rare format, as
+    many as fit the script array (or `nops`). The last `cold` keys are written once at the start and never
+    again, so every trip of the ring makes compaction copy them; the other keys are skewed (low keys hot)."""
+    hot, maxv = keys - cold, fw.max_value
+    lines = ["B", *(f"P {k} {rng.randbytes(rng.randint(4, 12)).hex()}" for k in range(hot, keys))]
+    n = 0
+    while nops is None or n < nops:
+        r = rng.random()
+        k = min(int(rng.expovariate(0.3)), hot - 1)
+        if r < 0.78:
+            line = f"P {k} {rng.randbytes(rng.randint(1, maxv) if rng.random() < 0.17 else rng.randint(1, 8)).hex()}"
+        elif r < 0.88:
+            line = f"R {k}"
+        elif r < 0.995:
+            line = "B"
+        else:
+            line = "F"
+        if nops is None and not fw.fits([*lines, line]):
+            break
+        lines.append(line)
+        n += 1
+    return lines
+
+
+def check_after_cut_v2(fw: DriverFirmware, flash: bytes, values: dict[int, bytes], inflight: str | None,
+                       keys: int, rng: random.Random) -> str | None:
+    """Format 2: reboot on `flash` and check docs/storage-format-v2.md 8 (every committed value reads back, the
+    in-flight operation reads old or new, mount and reads write nothing, a new put succeeds and survives a
+    reboot without changing the other values, nothing outside the region changes), and that the twin, given the
+    same torn region, answers every line the same and leaves the same bytes. None when all of it holds."""
+    probe_key = keys
+    probe = rng.randbytes(rng.randint(1, 8))
+    all_keys = list(range(keys))
+    region = flash[fw.region_start:fw.region_end]
+    script = [f"W {region.hex()}", "B", *(f"V {k}" for k in all_keys), "S", f"P {probe_key} {probe.hex()}",
+              f"V {probe_key}", "B", f"V {probe_key}", *(f"V {k}" for k in all_keys), "D"]
+    try:
+        run = run_script(fw, script, base=flash)
+    except DriverError as exc:
+        return f"reboot failed: {exc}"
+    res = run.results
+
+    def want(v: bytes | None) -> str:
+        return f"{len(v)} 0 {v.hex()}" if v else "0"
+
+    fl = inflight.split() if inflight else [""]
+    if res[1] != "0":
+        return f"begin() returned {res[1]}"
+    for i, k in enumerate(all_keys):
+        got = res[2 + i]
+        ok = [want(values.get(k))]
+        if fl[0] == "P" and int(fl[1]) == k:
+            ok.append(want(bytes.fromhex(fl[2])))
+        elif fl[0] in ("R", "F") and (fl[0] == "F" or int(fl[1]) == k):
+            ok.append("0")
+        if got not in ok:
+            return f"key {k}: read {got!r}, want {' or '.join(map(repr, ok))}"
+    n = 2 + keys  # S
+    first_write = run.cmd_cycles[n]  # fw_lines: B, V x keys, S, P
+    early = [op for op in run.page_ops if op.start < first_write]
+    if early:
+        return f"mount or reads wrote to flash ({early[0].kind} of page 0x{early[0].page:X})"
+    if res[n + 1] != "0":
+        return f"a put after the reboot failed with status {res[n + 1]}"
+    if res[n + 2] != want(probe) or res[n + 4] != want(probe):
+        return f"probe key {probe_key}: wrote {probe.hex()}, read {res[n + 2]!r} / after reboot {res[n + 4]!r}"
+    for i in range(keys):
+        if res[n + 5 + i] != res[2 + i]:
+            return f"key {i} changed after the probe write: {res[2 + i]!r} -> {res[n + 5 + i]!r}"
+    expected, _ = run_model(fw, script)
+    if expected != res:
+        i = next(i for i, (a, b) in enumerate(zip(expected, res)) if a != b)
+        return f"chip and twin differ at {script[i][:30]!r}: twin {expected[i][:60]!r}, chip {res[i][:60]!r}"
+    outside = [a for a in range(0, len(run.flash_in), fw.page_size) if not fw.region_start <= a < fw.region_end
+               and run.flash[a:a + fw.page_size] != run.flash_in[a:a + fw.page_size]]
+    if outside:
+        return f"flash outside the region changed (page 0x{outside[0]:X})"
+    return None
+
+
+SHARES = (None, None, 0.9, 0.97, 0.99)  # format 2's tears: 2 in 5 by sim.tear, the rest near complete
+
+
+def sim_power_cut_campaign_v2(fw: DriverFirmware, seed: int, cuts: int, *, keys: int = 10, per_workload: int = 60,
+                              progress: Callable[[int], None] | None = None) -> CutCampaignResult:
+    """Format 2: cut the power at `cuts` points of random workloads on the simulated chip (at most `per_workload`
+    of each, the kinds taken in turn so erases, compaction copies and compaction headers are all cut; torn by
+    sim.tear or near complete, SHARES), check every recovery (check_after_cut_v2); each uncut workload must also
+    match the twin line for line."""
+    rng = random.Random(seed)
+    res = CutCampaignResult()
+    blank = b"\xff" * (fw.region_end - fw.region_start)
+    while res.cut_points < cuts:
+        lines = powercut_workload_v2(fw, rng, keys)
+        run = run_script(fw, [*lines, "D"], regions=blank)
+        expected, _ = run_model(fw, [*lines, "D"], regions=blank)
+        res.workloads += 1
+        res.sim_cycles += run.cycles
+        if run.results != expected:
+            i = next(i for i, (a, b) in enumerate(zip(expected, run.results)) if a != b)
+            res.failures.append(f"seed {seed} workload {res.workloads}: uncut run differs from the twin at line {i} "
+                                f"({[*lines, 'D'][i][:30]!r}): twin {expected[i][:60]!r}, chip {run.results[i][:60]!r}")
+        kinds = classify_ops_v2(run, fw.page_size)
+        points = _spread(cut_points(run, rng, kinds), min(cuts - res.cut_points, per_workload), rng)
+        for cp in points:
+            if cp.kind != "idle":
+                cp.share = rng.choice(SHARES)
+                res.near_complete += cp.share is not None
+            flash, _ = flash_at_cut(run.flash_in, run.page_ops, cp.cycle, cp.seed, cp.share)
+            values, _log, inflight = expected_state(run, cp.cycle)
+            err = check_after_cut_v2(fw, flash, values, inflight, keys, rng)
+            res.cut_points += 1
+            res.by_kind[cp.kind] = res.by_kind.get(cp.kind, 0) + 1
+            if err:
+                res.failures.append(f"seed {seed} workload {res.workloads} cut at cycle {cp.cycle} ({cp.kind}, "
+                                    f"during {inflight!r}): {err}")
+            if len(res.failures) >= 5:
+                return res
+            if progress:
+                progress(res.cut_points)
+    return res
+
+
 # -- corruption -------------------------------------------------------------------------------------------------
 
 
@@ -639,13 +919,21 @@ class CorruptionCase:
 
 def corruption_case(fw: DriverFirmware, rng: random.Random, keys: int = 8) -> CorruptionCase:
     """A region written by the model (random puts/removes), then hit by random bytes, bit flips or a garbage page
-    (as spareflash.storage.campaign.corruption_campaign does on the model alone)."""
-    from .campaign import corrupt, random_fill, value_dependencies
+    (as spareflash.storage.campaign.corruption_campaign does on the model alone). Format 2: written by its twin,
+    values up to 16 bytes, `intact` by value_dependencies_v2."""
+    from . import store_v2
+    from .campaign import corrupt, random_fill, value_dependencies, value_dependencies_v2
     from .flash import FlashEmu
     from .store import StorageModel
 
     P, N = fw.page_size, fw.storage_pages
     flash = FlashEmu(P, N)
+    if fw.storage_format == 2:
+        twin = store_v2.StorageModelV2(flash)
+        values = random_fill(twin, rng, rng.randint(5, 150), keys, max_len=min(16, fw.max_value))
+        deps = {key: value_dependencies_v2(twin, key) for key in values}
+        kind, touched = corrupt(flash.data, rng, P, max_hits=10, header=store_v2.HDR)
+        return CorruptionCase(kind, bytes(flash.data), values, {k for k in values if not deps[k] & touched})
     store = StorageModel(flash, single_write=fw.single_write)
     values = random_fill(store, rng, rng.randint(5, 150), keys, max_len=12)
     deps = {key: value_dependencies(store, key) for key in values}
@@ -666,7 +954,11 @@ class CorruptionResult:
 def begin_cycle_bound(fw: DriverFirmware) -> int:
     """Upper bound for begin() on any region contents: a header CRC per page plus one walk of the head page (its
     records and the blank check of its tail), at a generous cost per byte read, and the backend check. A loop
-    that did not stop at the page end, or rescanned pages per record, would blow through it."""
+    that did not stop at the page end, or rescanned pages per record, would blow through it.
+    Format 2 reads 6 header bytes a page (crc8 and Berger count, bit by bit: ~90 cycles a byte; a blank 8-page
+    region mounts in 4,492 cycles) and walks the head page once; there is no backend check."""
+    if fw.storage_format == 2:
+        return 2_000 + 120 * (fw.storage_pages * 6 + 2 * fw.page_size)
     per_byte = 40  # LPM + CRC-16 update + loop: ~25 cycles a byte in the header CRCs and the walks
     fixed = 8_000  # call overhead and the backend check (a blank 8-page region mounts in ~4,000 cycles)
     return fixed + per_byte * (fw.storage_pages * 8 + 2 * fw.page_size)
@@ -693,7 +985,7 @@ def check_corruption_case(fw: DriverFirmware, case: CorruptionCase, rng: random.
                      f"chip {run.results[diff][:60]!r}")
     from .image import decode_storage
 
-    decoded = {int(k): v for k, v in decode_storage(case.region, fw.page_size)["values"].items()}
+    decoded = {int(k): v for k, v in decode_storage(case.region, fw.page_size, fw.storage_format)["values"].items()}
     for k in range(keys + 1):  # what `spareflash dump` would show for the same bytes
         want = f"{len(decoded[k]) // 2} 0 {decoded[k]}" if k in decoded else "0"
         if run.results[2 + k] != want:

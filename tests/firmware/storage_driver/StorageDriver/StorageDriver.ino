@@ -22,13 +22,27 @@
 //   'X'                 FlashLog clear                                               -> status
 //   'r' a16 n           EEPROM.readBytes                                             -> data[n]
 //   'w' a16 n data[n]   EEPROM.writeBytes                                            -> EEPROM.status()
+// Format 2 builds (SPAREFLASH_STORAGE_FORMAT=2: the ATtiny25/45, docs/storage-format-v2.md) have no FlashLog or
+// FlashEEPROM: 'L' 'A' 'I' 'X' 'r' 'w' are unknown commands there, and 'S' sends no erase counts (format 2's API
+// has no eraseCount(); the headers holding them are in the region dump). The script array then takes the
+// application flash the code leaves (SCRIPT_CAP from the build: simdriver.py sizes it), and the buffer holds the
+// largest format-2 value (32 bytes) with room for a wrong-size get.
 // Results go to GPIOR1 (the harness's debug console: one byte per write, no UART time). GPIOR0 markers frame
 // every command: MARK_CMD before it starts, MARK_DONE once its result is out, so the harness knows the cycle
 // each operation returned at (a power cut after MARK_DONE must keep that operation's effect).
-#include <FlashEEPROM.h>
 #include <SpareFlash.h>
+#if SPAREFLASH_STORAGE_FORMAT != 2
+#include <FlashEEPROM.h>
+#endif
 
+#ifndef SCRIPT_CAP
 #define SCRIPT_CAP 16384
+#endif
+#if SPAREFLASH_STORAGE_FORMAT == 2
+#define BUF_SIZE 40
+#else
+#define BUF_SIZE (SPAREFLASH_LOG_MAX_RECORD + 8)
+#endif
 #define MARK_BOOT 0xB0
 #define MARK_CMD 0xC1
 #define MARK_DONE 0xD0
@@ -41,16 +55,20 @@ extern const uint8_t sf_script[SCRIPT_CAP] PROGMEM;
 const uint8_t sf_script[SCRIPT_CAP] PROGMEM __attribute__((used)) = {0};
 
 static FlashStorage store;
+#if SPAREFLASH_STORAGE_FORMAT != 2
 static FlashLog flog;
+#endif
 static uint16_t pc;
-static uint8_t buf[SPAREFLASH_LOG_MAX_RECORD + 8];
+static uint8_t buf[BUF_SIZE];
 
 static uint8_t arg() { return pgm_read_byte(&sf_script[pc++]); }
 static void out(uint8_t b) { GPIOR1 = b; }
+#if SPAREFLASH_STORAGE_FORMAT != 2
 static void out16(uint16_t v) {
   out((uint8_t)v);
   out((uint8_t)(v >> 8));
 }
+#endif
 static void out_bytes(const uint8_t *p, uint8_t n) {
   while (n--) out(*p++);
 }
@@ -110,9 +128,12 @@ static bool step(uint8_t cmd) {
       memset(&s, 0, sizeof s);
       out(store.stats(s));
       out_bytes((const uint8_t *)&s, sizeof s);
+#if SPAREFLASH_STORAGE_FORMAT != 2
       for (uint8_t p = 0; p < s.pages; p++) out16(store.eraseCount(p));
+#endif
       return true;
     }
+#if SPAREFLASH_STORAGE_FORMAT != 2
     case 'L':
       out(flog.begin(arg()));
       return true;
@@ -153,6 +174,7 @@ static bool step(uint8_t cmd) {
       out(EEPROM.status());
       return true;
     }
+#endif
   }
   return false;
 }

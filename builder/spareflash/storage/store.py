@@ -7,6 +7,7 @@ byte-identical regions after the same operations (tests/test_storage_diff.py che
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .crc import crc16, record_check
 from .flash import FlashEmu
@@ -36,6 +37,16 @@ def header_bytes(magic: int, seq: int, oldest: int, erase_count: int) -> bytes:
 def record_bytes(key: int, value: bytes) -> bytes:
     body = bytes([key, len(value)]) + value
     return body + record_check(body)
+
+
+def present_items(get: Callable[[int], tuple[int, bytes | None]]) -> dict[int, bytes]:
+    """Every key (0..254) a store's `get` finds, with its value: the same view for both formats' twins."""
+    out: dict[int, bytes] = {}
+    for key in range(255):
+        st, val = get(key)
+        if st == OK and val is not None:
+            out[key] = val
+    return out
 
 
 @dataclass
@@ -378,12 +389,7 @@ class StorageModel(PagedRegion):
 
     # ---- inspection -------------------------------------------------------------------------------------
     def items(self) -> dict[int, bytes]:
-        out: dict[int, bytes] = {}
-        for key in range(255):
-            st, val = self.get(key)
-            if st == OK and val is not None:
-                out[key] = val
-        return out
+        return present_items(self.get)
 
     def stats(self) -> Stats:
         live = self.items()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .crc import record_check
 from .flash import FlashEmu
-from .store import ERR_ARG, ERR_FULL, ERR_NO_REGION, ERR_NOT_FOUND, OK, Stats
+from .store import ERR_ARG, ERR_FULL, ERR_NO_REGION, ERR_NOT_FOUND, OK, Stats, present_items
 
 HDR = 6  # seq, oldest, erase count (u16 little endian), crc8, berger
 REC_OVERHEAD = 4  # key, len, crc8, berger
@@ -274,12 +274,7 @@ class StorageModelV2:
 
     # ---- inspection -------------------------------------------------------------------------------------
     def items(self) -> dict[int, bytes]:
-        out: dict[int, bytes] = {}
-        for key in range(255):
-            st, val = self.get(key)
-            if st == OK and val is not None:
-                out[key] = val
-        return out
+        return present_items(self.get)
 
     def erase_counts(self) -> list[int]:
         """Erase count per page from its header; 0 for a page without a valid header."""

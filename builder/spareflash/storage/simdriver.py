@@ -48,6 +48,7 @@ V2_COMMANDS = ("B", "P", "G", "Z", "V", "R", "C", "F", "S")
 MARK_BOOT, MARK_CMD, MARK_DONE, MARK_END, MARK_BAD = 0xB0, 0xC1, 0xD0, 0xE0, 0xEB
 
 OK = 0
+FULL = 0x20  # SF_ERR_FULL (spareflash_status.h)
 
 
 class DriverError(SpareFlashError):
@@ -619,6 +620,7 @@ class CutCampaignResult:
     failures: list[str] = field(default_factory=list)
     sim_cycles: int = 0
     near_complete: int = 0  # cuts torn with a share near 1 (format 2's campaign)
+    probe_full: int = 0  # format 2 with full_ok: reboot checks whose new put found the store full, as the twin did
 
 
 def powercut_workload(rng: random.Random, nops: int, keys: int = 14, cold: int = 6) -> list[str]:
@@ -869,11 +871,15 @@ def powercut_workload_v2(fw: DriverFirmware, rng: random.Random, keys: int = 10,
 
 
 def check_after_cut_v2(fw: DriverFirmware, flash: bytes, values: dict[int, bytes], inflight: str | None,
-                       keys: int, rng: random.Random) -> str | None:
+                       keys: int, rng: random.Random, full: list[int] | None = None) -> str | None:
     """Format 2: reboot on `flash` and check docs/storage-format-v2.md 8 (every committed value reads back, the
     in-flight operation reads old or new, mount and reads write nothing, a new put succeeds and survives a
     reboot without changing the other values, nothing outside the region changes), and that the twin, given the
-    same torn region, answers every line the same and leaves the same bytes. None when all of it holds."""
+    same torn region, answers every line the same and leaves the same bytes. None when all of it holds.
+    `full` (a counter, full[0]): the new put may instead find the store full (SF_ERR_FULL) when the twin on the
+    same region says so too and the probe key stays absent; counted. That is the format's capacity (docs 6: no
+    page start can place the record beside the oldest page's live records), which 32-byte pages reach with tens
+    of live bytes."""
     probe_key = keys
     probe = rng.randbytes(rng.randint(1, 8))
     all_keys = list(range(keys))
@@ -907,9 +913,12 @@ def check_after_cut_v2(fw: DriverFirmware, flash: bytes, values: dict[int, bytes
     early = [op for op in run.page_ops if op.start < first_write]
     if early:
         return f"mount or reads wrote to flash ({early[0].kind} of page 0x{early[0].page:X})"
-    if res[n + 1] != "0":
+    probe_full = full is not None and res[n + 1] == str(FULL)
+    if res[n + 1] != "0" and not probe_full:
         return f"a put after the reboot failed with status {res[n + 1]}"
-    if res[n + 2] != want(probe) or res[n + 4] != want(probe):
+    if probe_full and (res[n + 2] != "0" or res[n + 4] != "0"):
+        return f"probe key {probe_key}: its put found the store full, yet it reads {res[n + 2]!r} / {res[n + 4]!r}"
+    if not probe_full and (res[n + 2] != want(probe) or res[n + 4] != want(probe)):
         return f"probe key {probe_key}: wrote {probe.hex()}, read {res[n + 2]!r} / after reboot {res[n + 4]!r}"
     for i in range(keys):
         if res[n + 5 + i] != res[2 + i]:
@@ -922,6 +931,8 @@ def check_after_cut_v2(fw: DriverFirmware, flash: bytes, values: dict[int, bytes
                and run.flash[a:a + fw.page_size] != run.flash_in[a:a + fw.page_size]]
     if outside:
         return f"flash outside the region changed (page 0x{outside[0]:X})"
+    if probe_full and full is not None:
+        full[0] += 1
     return None
 
 
@@ -929,14 +940,15 @@ SHARES = (None, None, 0.9, 0.97, 0.99)  # format 2's tears: 2 in 5 by sim.tear, 
 
 
 def sim_power_cut_campaign_v2(fw: DriverFirmware, seed: int, cuts: int, *, keys: int = 10, cold: int = 4,
-                              big: float = 0.17, per_workload: int = 60, progress: Callable[[int], None] | None = None
-                              ) -> CutCampaignResult:
+                              big: float = 0.17, full_ok: bool = False, per_workload: int = 60,
+                              progress: Callable[[int], None] | None = None) -> CutCampaignResult:
     """Format 2: cut the power at `cuts` points of random workloads on the simulated chip (at most `per_workload`
     of each, the kinds taken in turn so erases, compaction copies and compaction headers are all cut; torn by
     sim.tear or near complete, SHARES), check every recovery (check_after_cut_v2); each uncut workload must also
-    match the twin line for line."""
+    match the twin line for line. `full_ok`: see check_after_cut_v2's `full` (counted in probe_full)."""
     rng = random.Random(seed)
     res = CutCampaignResult()
+    full = [0] if full_ok else None
     blank = b"\xff" * (fw.region_end - fw.region_start)
     while res.cut_points < cuts:
         lines = powercut_workload_v2(fw, rng, keys, cold, big=big)
@@ -956,16 +968,19 @@ def sim_power_cut_campaign_v2(fw: DriverFirmware, seed: int, cuts: int, *, keys:
                 res.near_complete += cp.share is not None
             flash, _ = flash_at_cut(run.flash_in, run.page_ops, cp.cycle, cp.seed, cp.share)
             values, _log, inflight = expected_state(run, cp.cycle)
-            err = check_after_cut_v2(fw, flash, values, inflight, keys, rng)
+            err = check_after_cut_v2(fw, flash, values, inflight, keys, rng, full)
             res.cut_points += 1
             res.by_kind[cp.kind] = res.by_kind.get(cp.kind, 0) + 1
             if err:
                 res.failures.append(f"seed {seed} workload {res.workloads} cut at cycle {cp.cycle} ({cp.kind}, "
                                     f"during {inflight!r}): {err}")
             if len(res.failures) >= 5:
-                return res
+                break
             if progress:
                 progress(res.cut_points)
+        if len(res.failures) >= 5:
+            break
+    res.probe_full = full[0] if full else 0
     return res
 
 

@@ -21,7 +21,9 @@ Format 2 (docs/storage-format-v2.md): `build_driver_v2` builds the same sketch f
 the plan's layout, direct SPM backend and fuses (SPAREFLASH_STORAGE_FORMAT=2: the assembly engine). The same
 script language minus the log and EEPROM commands; `S` without erase counts. The script array takes the
 application flash the driver's code leaves (about 1.6 KB on the ATtiny45), so format-2 workloads are sized to
-it (`fits`). The model side is `ModelRunner(fmt=2)`, StorageModelV2.
+it (`fits`). The model side is `ModelRunner(fmt=2)`, StorageModelV2. The ATtiny25's build is the small one
+(small_driver_flags: no `S`, which encode_command then refuses); its script array is ~300 B, so long sequences
+run as several scripts (chunk_script, run_chunks).
 """
 
 from __future__ import annotations

@@ -21,7 +21,9 @@ Format 2 (docs/storage-format-v2.md): `build_driver_v2` builds the same sketch f
 the plan's layout, direct SPM backend and fuses (SPAREFLASH_STORAGE_FORMAT=2: the assembly engine). The same
 script language minus the log and EEPROM commands; `S` without erase counts. The script array takes the
 application flash the driver's code leaves (about 1.6 KB on the ATtiny45), so format-2 workloads are sized to
-it (`fits`). The model side is `ModelRunner(fmt=2)`, StorageModelV2.
+it (`fits`). The model side is `ModelRunner(fmt=2)`, StorageModelV2. The ATtiny25's build is the small one
+(small_driver_flags: no `S`, which encode_command then refuses); its script array is ~300 B, so long sequences
+run as several scripts (chunk_script, run_chunks).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ V2_COMMANDS = ("B", "P", "G", "Z", "V", "R", "C", "F", "S")
 MARK_BOOT, MARK_CMD, MARK_DONE, MARK_END, MARK_BAD = 0xB0, 0xC1, 0xD0, 0xE0, 0xEB
 
 OK = 0
+FULL = 0x20  # SF_ERR_FULL (spareflash_status.h)
 
 
 class DriverError(SpareFlashError):
@@ -71,6 +74,8 @@ class DriverFirmware:
     mcu: str = MCU
     board: str = "uno"
     freq: int = 16_000_000
+    buf_size: int | None = None  # the firmware's BUF_SIZE when the build sets it (the ATtiny25's)
+    commands: tuple[str, ...] = V2_COMMANDS  # format 2: the commands the build has (the ATtiny25's lacks "S")
 
     @property
     def storage_format(self) -> int:
@@ -78,7 +83,13 @@ class DriverFirmware:
 
     @property
     def buf(self) -> int:
+        if self.buf_size is not None:
+            return self.buf_size
         return BUF_V2 if self.storage_format == 2 else BUF
+
+    @property
+    def has_stats(self) -> bool:
+        return self.storage_format == 1 or "S" in self.commands
 
     @property
     def max_value(self) -> int:
@@ -111,7 +122,7 @@ class DriverFirmware:
                            fmt=self.storage_format)
 
     def encode(self, lines: Sequence[str]) -> bytes:
-        return b"".join(encode_command(ln, self.buf, self.storage_format) for ln in lines)
+        return b"".join(encode_command(ln, self.buf, self.storage_format, self.commands) for ln in lines)
 
     def fits(self, lines: Sequence[str]) -> bool:
         """Whether the firmware lines (no W/D) fit the script array (with its 0 terminator)."""
@@ -163,34 +174,49 @@ def build_driver(storage_bytes: int = 1024, log_bytes: int = 512, single_write: 
 
 
 V2_SCRIPT_SLACK = 16  # bytes of application flash left free when the script array is sized (alignment)
+SMALL_FLASH = 2048  # parts with at most this much flash (the ATtiny25) get the small driver build
+MIN_SCRIPT = 128  # the least script array a driver build may leave: a reboot check after a cut takes ~60 B
+
+
+def small_driver_flags(page_size: int) -> list[str]:
+    """The ATtiny25's driver build (StorageDriver.ino): no stats, no register saves in setup(), compares instead
+    of a jump table, and a buffer of the largest value + 1 (the refused MAXV + 1 put and wrong-size get)."""
+    return ["-DDRIVER_NO_STATS", "-DDRIVER_OS_MAIN", "-fno-jump-tables", f"-DBUF_SIZE={max_value(page_size) + 1}"]
 
 
 def build_driver_v2(mcu: str = "attiny45", storage_bytes: int | None = None) -> DriverFirmware:
     """Build (cached) the StorageDriver sketch for a format-2 part: the plan's layout (default storage region
     unless `storage_bytes`), the direct SPM backend and the plan's fuses. Built twice: once with a 16-byte script
-    array to measure the code, then with the array taking the rest of the application region."""
+    array to measure the code, then with the array taking the rest of the application region. On a 2 KB part
+    (the ATtiny25) the small build (small_driver_flags): its scripts cannot use `S`."""
     from ..build import build_sketch, get_board
+    from ..chips import get_chip
     from ..sim import load_firmware
 
     if not DRIVER_SKETCH.is_dir():
         raise DriverError(f"the storage driver firmware is not here ({DRIVER_SKETCH}): run from a checkout")
+    chip = get_chip(mcu)
+    small = chip.flash_size <= SMALL_FLASH
+    flags = small_driver_flags(chip.page_size) if small else []
+    commands = tuple(c for c in V2_COMMANDS if c != "S") if small else V2_COMMANDS
     cfg = PlanConfig(mcu, storage_bytes=storage_bytes)
-    probe = build_sketch(DRIVER_SKETCH, mcu, plan_config=cfg, extra_flags=["-DSCRIPT_CAP=16"])
+    probe = build_sketch(DRIVER_SKETCH, mcu, plan_config=cfg, extra_flags=["-DSCRIPT_CAP=16", *flags])
     assert probe.layout is not None
     if probe.layout.storage_format != 2:
         raise DriverError(f"{mcu} uses storage format {probe.layout.storage_format}: build_driver() is its driver")
     code = len(load_firmware(str(probe.elf)).flash) - 16
     cap = probe.layout.storage.start - code - V2_SCRIPT_SLACK
-    if cap < 256:
+    if cap < MIN_SCRIPT:
         raise DriverError(f"the driver leaves only {cap} bytes of {mcu}'s application flash for scripts")
-    r = build_sketch(DRIVER_SKETCH, mcu, plan_config=cfg, extra_flags=[f"-DSCRIPT_CAP={cap}"])
+    r = build_sketch(DRIVER_SKETCH, mcu, plan_config=cfg, extra_flags=[f"-DSCRIPT_CAP={cap}", *flags])
     assert r.layout is not None
     addr, size = _script_symbol(r.elf)
     fw = load_firmware(str(r.elf))
     image = bytes(fw.flash) + b"\xff" * (r.layout.chip.flash_size - len(fw.flash))
     if len(fw.flash) > r.layout.storage.start:
         raise DriverError(f"the driver's image ({len(fw.flash)} B) runs into the storage region")
-    return DriverFirmware(r.elf, r.layout, image, addr, size, False, fw, mcu, mcu, get_board(mcu).f_cpu)
+    return DriverFirmware(r.elf, r.layout, image, addr, size, False, fw, mcu, mcu, get_board(mcu).f_cpu,
+                          max_value(chip.page_size) + 1 if small else None, commands)
 
 
 # -- scripts ----------------------------------------------------------------------------------------------------
@@ -210,11 +236,14 @@ def _data(text: str, buf: int = BUF) -> bytes:
     return d
 
 
-def encode_command(line: str, buf: int = BUF, fmt: int = 1) -> bytes:
-    """One command line -> the firmware's bytes (see StorageDriver.ino)."""
+def encode_command(line: str, buf: int = BUF, fmt: int = 1, commands: Sequence[str] = V2_COMMANDS) -> bytes:
+    """One command line -> the firmware's bytes (see StorageDriver.ino). Format 2: `commands` are the ones the
+    build has."""
     p = line.split()
     cmd, a = p[0], p[1:]
-    if fmt == 2 and cmd not in V2_COMMANDS:
+    if fmt == 2 and cmd not in commands:
+        if cmd in V2_COMMANDS:
+            raise DriverError(f"this format-2 storage driver is built without command {cmd!r} (the ATtiny45's has it)")
         raise DriverError(f"the format-2 storage driver has no command {cmd!r}")
     if cmd == "B":
         return b"B"
@@ -399,6 +428,39 @@ def run_model(fw: DriverFirmware, lines: Sequence[str], regions: bytes | None = 
     return [model_result(model, ln) for ln in lines if ln.strip()], model
 
 
+def chunk_script(fw: DriverFirmware, lines: Sequence[str]) -> list[list[str]]:
+    """Firmware lines (no W/D) cut into scripts that each fit the driver's array, every one after the first
+    starting with `B` (a reboot: the chip powers on with the next script and the flash the last one left), so a
+    sequence is not limited to one script array (the ATtiny25's holds ~300 B). The twin runs the chunks one after
+    the other, the inserted `B` lines included."""
+    chunks: list[list[str]] = []
+    cur: list[str] = []
+    for ln in lines:
+        if cur and not fw.fits([*cur, ln]):
+            chunks.append(cur)
+            cur = ["B"] if ln != "B" else []
+        cur.append(ln)
+        if not fw.fits(cur):
+            raise DriverError(f"{ln[:30]!r} does not fit the driver's {fw.script_cap}-byte script array")
+    if cur:
+        chunks.append(cur)
+    return chunks
+
+
+def run_chunks(fw: DriverFirmware, chunks: Sequence[Sequence[str]], regions: bytes | None = None) -> list[DriverRun]:
+    """Run chunk_script's chunks one power-on after the other on the flash each leaves (the first on `regions`),
+    the last one followed by a region dump (`D`)."""
+    runs: list[DriverRun] = []
+    for i, chunk in enumerate(chunks):
+        last = i == len(chunks) - 1
+        body = [*chunk, "D"] if last else list(chunk)
+        if runs:
+            runs.append(run_script(fw, body, base=runs[-1].flash))
+        else:
+            runs.append(run_script(fw, body, regions=regions))
+    return runs
+
+
 # -- workloads --------------------------------------------------------------------------------------------------
 
 
@@ -462,21 +524,23 @@ def eeprom_workload(rng: random.Random, nops: int, length: int = 256) -> list[st
 
 
 def storage_workload_v2(fw: DriverFirmware, rng: random.Random, keys: int = 10, cold: int = 3,
-                        nops: int | None = None) -> list[str]:
+                        nops: int | None = None, big: float = 0.5) -> list[str]:
     """Format 2: random puts of 1..MAXV bytes (now and then a refused one: key 255, no bytes, MAXV + 1 bytes),
     removes, gets of the size last put or a wrong one, sizes, contains, reboots, stats and formats on keys
-    0..keys-1, as many as fit the driver's script array (or `nops`); `cold` more keys are written once at the
-    start, so every trip round the ring makes compaction copy them. Ends with stats and every key's size."""
+    0..keys-1 (`big`: the share of puts of 1..MAXV bytes, the rest 1..8), as many as fit the driver's script
+    array (or `nops`); `cold` more keys are written once at the
+    start, so every trip round the ring makes compaction copy them. Ends with stats and every key's size. A driver
+    built without stats (the ATtiny25's) gets sizes instead of stats lines."""
     maxv = fw.max_value
     lines = ["B", *(f"P {k} {rng.randbytes(rng.randint(1, maxv)).hex()}" for k in range(keys, keys + cold))]
-    tail = ["S", *(f"Z {k}" for k in range(keys + cold))]
+    tail = [*(["S"] if fw.has_stats else []), *(f"Z {k}" for k in range(keys + cold))]
     size: dict[int, int] = {}
     n = 0
     while nops is None or n < nops:
         k = rng.randrange(keys)
         r = rng.random()
         if r < 0.58:
-            v = rng.randint(1, maxv) if rng.random() < 0.5 else rng.randint(1, 8)
+            v = rng.randint(1, maxv) if rng.random() < big else rng.randint(1, 8)
             line = f"P {k} {rng.randbytes(v).hex()}"
             size[k] = v
         elif r < 0.60:
@@ -494,7 +558,7 @@ def storage_workload_v2(fw: DriverFirmware, rng: random.Random, keys: int = 10, 
         elif r < 0.95:
             line = "B"
         elif r < 0.99:
-            line = "S"
+            line = "S" if fw.has_stats else f"Z {k}"
         else:
             line = "F"
         if nops is None and not fw.fits([*lines, line, *tail]):
@@ -558,6 +622,7 @@ class CutCampaignResult:
     failures: list[str] = field(default_factory=list)
     sim_cycles: int = 0
     near_complete: int = 0  # cuts torn with a share near 1 (format 2's campaign)
+    probe_full: int = 0  # format 2 with full_ok: reboot checks whose new put found the store full, as the twin did
 
 
 def powercut_workload(rng: random.Random, nops: int, keys: int = 14, cold: int = 6) -> list[str]:
@@ -782,8 +847,8 @@ def sim_power_cut_campaign(fw: DriverFirmware, seed: int, cuts: int, *, nops: in
 
 
 def powercut_workload_v2(fw: DriverFirmware, rng: random.Random, keys: int = 10, cold: int = 4,
-                         nops: int | None = None) -> list[str]:
-    """Format 2: puts (mostly 1..8 bytes, one in six up to MAXV), removes, clean reboots and a rare format, as
+                         nops: int | None = None, big: float = 0.17) -> list[str]:
+    """Format 2: puts (mostly 1..8 bytes, a share `big` up to MAXV), removes, clean reboots and a rare format, as
     many as fit the script array (or `nops`). The last `cold` keys are written once at the start and never
     again, so every trip of the ring makes compaction copy them; the other keys are skewed (low keys hot)."""
     hot, maxv = keys - cold, fw.max_value
@@ -793,7 +858,7 @@ def powercut_workload_v2(fw: DriverFirmware, rng: random.Random, keys: int = 10,
         r = rng.random()
         k = min(int(rng.expovariate(0.3)), hot - 1)
         if r < 0.78:
-            line = f"P {k} {rng.randbytes(rng.randint(1, maxv) if rng.random() < 0.17 else rng.randint(1, 8)).hex()}"
+            line = f"P {k} {rng.randbytes(rng.randint(1, maxv) if rng.random() < big else rng.randint(1, 8)).hex()}"
         elif r < 0.88:
             line = f"R {k}"
         elif r < 0.995:
@@ -808,16 +873,21 @@ def powercut_workload_v2(fw: DriverFirmware, rng: random.Random, keys: int = 10,
 
 
 def check_after_cut_v2(fw: DriverFirmware, flash: bytes, values: dict[int, bytes], inflight: str | None,
-                       keys: int, rng: random.Random) -> str | None:
+                       keys: int, rng: random.Random, full: list[int] | None = None) -> str | None:
     """Format 2: reboot on `flash` and check docs/storage-format-v2.md 8 (every committed value reads back, the
     in-flight operation reads old or new, mount and reads write nothing, a new put succeeds and survives a
     reboot without changing the other values, nothing outside the region changes), and that the twin, given the
-    same torn region, answers every line the same and leaves the same bytes. None when all of it holds."""
+    same torn region, answers every line the same and leaves the same bytes. None when all of it holds.
+    `full` (a counter, full[0]): the new put may instead find the store full (SF_ERR_FULL) when the twin on the
+    same region says so too and the probe key stays absent; counted. That is the format's capacity (docs 6: no
+    page start can place the record beside the oldest page's live records), which 32-byte pages reach with tens
+    of live bytes."""
     probe_key = keys
     probe = rng.randbytes(rng.randint(1, 8))
     all_keys = list(range(keys))
     region = flash[fw.region_start:fw.region_end]
-    script = [f"W {region.hex()}", "B", *(f"V {k}" for k in all_keys), "S", f"P {probe_key} {probe.hex()}",
+    stats = ["S"] if fw.has_stats else []
+    script = [f"W {region.hex()}", "B", *(f"V {k}" for k in all_keys), *stats, f"P {probe_key} {probe.hex()}",
               f"V {probe_key}", "B", f"V {probe_key}", *(f"V {k}" for k in all_keys), "D"]
     try:
         run = run_script(fw, script, base=flash)
@@ -840,14 +910,17 @@ def check_after_cut_v2(fw: DriverFirmware, flash: bytes, values: dict[int, bytes
             ok.append("0")
         if got not in ok:
             return f"key {k}: read {got!r}, want {' or '.join(map(repr, ok))}"
-    n = 2 + keys  # S
-    first_write = run.cmd_cycles[n]  # fw_lines: B, V x keys, S, P
+    n = 1 + keys + len(stats)  # the result before the put's (S, or the last V)
+    first_write = run.cmd_cycles[n]  # fw_lines: B, V x keys, [S,] P
     early = [op for op in run.page_ops if op.start < first_write]
     if early:
         return f"mount or reads wrote to flash ({early[0].kind} of page 0x{early[0].page:X})"
-    if res[n + 1] != "0":
+    probe_full = full is not None and res[n + 1] == str(FULL)
+    if res[n + 1] != "0" and not probe_full:
         return f"a put after the reboot failed with status {res[n + 1]}"
-    if res[n + 2] != want(probe) or res[n + 4] != want(probe):
+    if probe_full and (res[n + 2] != "0" or res[n + 4] != "0"):
+        return f"probe key {probe_key}: its put found the store full, yet it reads {res[n + 2]!r} / {res[n + 4]!r}"
+    if not probe_full and (res[n + 2] != want(probe) or res[n + 4] != want(probe)):
         return f"probe key {probe_key}: wrote {probe.hex()}, read {res[n + 2]!r} / after reboot {res[n + 4]!r}"
     for i in range(keys):
         if res[n + 5 + i] != res[2 + i]:
@@ -860,23 +933,27 @@ def check_after_cut_v2(fw: DriverFirmware, flash: bytes, values: dict[int, bytes
                and run.flash[a:a + fw.page_size] != run.flash_in[a:a + fw.page_size]]
     if outside:
         return f"flash outside the region changed (page 0x{outside[0]:X})"
+    if probe_full and full is not None:
+        full[0] += 1
     return None
 
 
 SHARES = (None, None, 0.9, 0.97, 0.99)  # format 2's tears: 2 in 5 by sim.tear, the rest near complete
 
 
-def sim_power_cut_campaign_v2(fw: DriverFirmware, seed: int, cuts: int, *, keys: int = 10, per_workload: int = 60,
+def sim_power_cut_campaign_v2(fw: DriverFirmware, seed: int, cuts: int, *, keys: int = 10, cold: int = 4,
+                              big: float = 0.17, full_ok: bool = False, per_workload: int = 60,
                               progress: Callable[[int], None] | None = None) -> CutCampaignResult:
     """Format 2: cut the power at `cuts` points of random workloads on the simulated chip (at most `per_workload`
     of each, the kinds taken in turn so erases, compaction copies and compaction headers are all cut; torn by
     sim.tear or near complete, SHARES), check every recovery (check_after_cut_v2); each uncut workload must also
-    match the twin line for line."""
+    match the twin line for line. `full_ok`: see check_after_cut_v2's `full` (counted in probe_full)."""
     rng = random.Random(seed)
     res = CutCampaignResult()
+    full = [0] if full_ok else None
     blank = b"\xff" * (fw.region_end - fw.region_start)
     while res.cut_points < cuts:
-        lines = powercut_workload_v2(fw, rng, keys)
+        lines = powercut_workload_v2(fw, rng, keys, cold, big=big)
         run = run_script(fw, [*lines, "D"], regions=blank)
         expected, _ = run_model(fw, [*lines, "D"], regions=blank)
         res.workloads += 1
@@ -893,16 +970,19 @@ def sim_power_cut_campaign_v2(fw: DriverFirmware, seed: int, cuts: int, *, keys:
                 res.near_complete += cp.share is not None
             flash, _ = flash_at_cut(run.flash_in, run.page_ops, cp.cycle, cp.seed, cp.share)
             values, _log, inflight = expected_state(run, cp.cycle)
-            err = check_after_cut_v2(fw, flash, values, inflight, keys, rng)
+            err = check_after_cut_v2(fw, flash, values, inflight, keys, rng, full)
             res.cut_points += 1
             res.by_kind[cp.kind] = res.by_kind.get(cp.kind, 0) + 1
             if err:
                 res.failures.append(f"seed {seed} workload {res.workloads} cut at cycle {cp.cycle} ({cp.kind}, "
                                     f"during {inflight!r}): {err}")
             if len(res.failures) >= 5:
-                return res
+                break
             if progress:
                 progress(res.cut_points)
+        if len(res.failures) >= 5:
+            break
+    res.probe_full = full[0] if full else 0
     return res
 
 
@@ -917,10 +997,10 @@ class CorruptionCase:
     intact: set[int]  # keys whose page header, the key/len bytes walked to their record and the record are untouched
 
 
-def corruption_case(fw: DriverFirmware, rng: random.Random, keys: int = 8) -> CorruptionCase:
+def corruption_case(fw: DriverFirmware, rng: random.Random, keys: int = 8, max_len: int = 16) -> CorruptionCase:
     """A region written by the model (random puts/removes), then hit by random bytes, bit flips or a garbage page
     (as spareflash.storage.campaign.corruption_campaign does on the model alone). Format 2: written by its twin,
-    values up to 16 bytes, `intact` by value_dependencies_v2."""
+    values up to `max_len` bytes (at most MAXV), `intact` by value_dependencies_v2."""
     from . import store_v2
     from .campaign import corrupt, random_fill, value_dependencies, value_dependencies_v2
     from .flash import FlashEmu
@@ -930,7 +1010,7 @@ def corruption_case(fw: DriverFirmware, rng: random.Random, keys: int = 8) -> Co
     flash = FlashEmu(P, N)
     if fw.storage_format == 2:
         twin = store_v2.StorageModelV2(flash)
-        values = random_fill(twin, rng, rng.randint(5, 150), keys, max_len=min(16, fw.max_value))
+        values = random_fill(twin, rng, rng.randint(5, 150), keys, max_len=min(max_len, fw.max_value))
         deps = {key: value_dependencies_v2(twin, key) for key in values}
         kind, touched = corrupt(flash.data, rng, P, max_hits=10, header=store_v2.HDR)
         return CorruptionCase(kind, bytes(flash.data), values, {k for k in values if not deps[k] & touched})
@@ -968,7 +1048,8 @@ def check_corruption_case(fw: DriverFirmware, case: CorruptionCase, rng: random.
                           ) -> tuple[list[str], int]:
     """Mount the corrupted region on the chip; (failures, begin() cycles)."""
     probes = [(keys + i, rng.randbytes(4)) for i in range(3)]
-    lines = [f"W {case.region.hex()}", "B", *(f"V {k}" for k in range(keys + 1)), "S",
+    st = 1 if fw.has_stats else 0  # the S line, when the driver has it
+    lines = [f"W {case.region.hex()}", "B", *(f"V {k}" for k in range(keys + 1)), *["S"] * st,
              *(f"P {k} {v.hex()}" for k, v in probes), *(f"V {k}" for k in range(keys + 3)), "D"]
     fails: list[str] = []
     try:
@@ -994,7 +1075,7 @@ def check_corruption_case(fw: DriverFirmware, case: CorruptionCase, rng: random.
         v = case.values[k]
         if run.results[2 + k] != f"{len(v)} 0 {v.hex()}":
             fails.append(f"{case.kind}: intact key {k} read {run.results[2 + k]!r}, stored {v.hex()}")
-    first_put = run.cmd_cycles[keys + 3]
+    first_put = run.cmd_cycles[keys + 2 + st]
     s0, s1 = fw.layout.storage.start, fw.layout.storage.end
     for op in run.page_ops:
         if op.start < first_put:
@@ -1004,16 +1085,17 @@ def check_corruption_case(fw: DriverFirmware, case: CorruptionCase, rng: random.
     if run.flash[:s0] != run.flash_in[:s0] or run.flash[s1:] != run.flash_in[s1:]:
         fails.append(f"{case.kind}: flash outside the storage region changed")
     for i, (k, v) in enumerate(probes):
-        if run.results[keys + 4 + i] != "0" or run.results[keys + 7 + k] != f"4 0 {v.hex()}":
-            fails.append(f"{case.kind}: probe key {k} not written/read back ({run.results[keys + 4 + i]})")
+        if run.results[keys + 3 + st + i] != "0" or run.results[keys + 6 + st + k] != f"4 0 {v.hex()}":
+            fails.append(f"{case.kind}: probe key {k} not written/read back ({run.results[keys + 3 + st + i]})")
     return fails, begin
 
 
-def sim_corruption_campaign(fw: DriverFirmware, seed: int, cases: int, keys: int = 8) -> CorruptionResult:
+def sim_corruption_campaign(fw: DriverFirmware, seed: int, cases: int, keys: int = 8, max_len: int = 16
+                            ) -> CorruptionResult:
     rng = random.Random(seed)
     res = CorruptionResult()
     for i in range(cases):
-        case = corruption_case(fw, rng, keys)
+        case = corruption_case(fw, rng, keys, max_len)
         fails, begin = check_corruption_case(fw, case, rng, keys)
         res.cases += 1
         res.by_kind[case.kind] = res.by_kind.get(case.kind, 0) + 1

@@ -27,6 +27,11 @@
 // has no eraseCount(); the headers holding them are in the region dump). The script array then takes the
 // application flash the code leaves (SCRIPT_CAP from the build: simdriver.py sizes it), and the buffer holds the
 // largest format-2 value (32 bytes) with room for a wrong-size get.
+// The ATtiny25 build (simdriver.build_driver_v2('attiny25')) must fit 2 KB of flash and 128 B of RAM beside the
+// engine's ~86 B of stack: -DDRIVER_NO_STATS leaves 'S' out (the ATtiny45 driver runs stats on the chip; without
+// the call --gc-sections drops the engine's stats code, ~240 B, and setup() needs no stats frame), BUF_SIZE comes
+// from the build (the largest value + 1, for the refused MAXV + 1 put and wrong-size get), -DDRIVER_OS_MAIN drops
+// setup()'s register saves and -fno-jump-tables turns the dispatch into compares (the table spans 'B'..'Z').
 // Results go to GPIOR1 (the harness's debug console: one byte per write, no UART time). GPIOR0 markers frame
 // every command: MARK_CMD before it starts, MARK_DONE once its result is out, so the harness knows the cycle
 // each operation returned at (a power cut after MARK_DONE must keep that operation's effect).
@@ -38,10 +43,12 @@
 #ifndef SCRIPT_CAP
 #define SCRIPT_CAP 16384
 #endif
+#ifndef BUF_SIZE
 #if SPAREFLASH_STORAGE_FORMAT == 2
 #define BUF_SIZE 40
 #else
 #define BUF_SIZE (SPAREFLASH_LOG_MAX_RECORD + 8)
+#endif
 #endif
 #define MARK_BOOT 0xB0
 #define MARK_CMD 0xC1
@@ -123,6 +130,7 @@ static bool step(uint8_t cmd) {
     case 'F':
       out(store.format());
       return true;
+#ifndef DRIVER_NO_STATS
     case 'S': {
       FlashStorageStats s;
       memset(&s, 0, sizeof s);
@@ -133,6 +141,7 @@ static bool step(uint8_t cmd) {
 #endif
       return true;
     }
+#endif
 #if SPAREFLASH_STORAGE_FORMAT != 2
     case 'L':
       out(flog.begin(arg()));
@@ -179,6 +188,10 @@ static bool step(uint8_t cmd) {
   return false;
 }
 
+#ifdef DRIVER_OS_MAIN
+// setup() never returns (spareflash_halt), so it need not save the registers it uses: 20 B of the 2 KB build.
+__attribute__((OS_main))
+#endif
 void setup() {
   GPIOR0 = MARK_BOOT;
   for (;;) {

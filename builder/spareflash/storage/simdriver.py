@@ -827,20 +827,34 @@ def sim_power_cut_campaign(fw: DriverFirmware, seed: int, cuts: int, *, nops: in
         res.workloads += 1
         res.sim_cycles += run.cycles
         points = _spread(cut_points(run, rng), min(cuts - res.cut_points, per_workload), rng)
-        for cp in points:
+
+        def check(cp: CutPoint, run: DriverRun = run) -> tuple[str | None, str | None]:
             flash, _ = flash_at_cut(run.flash_in, run.page_ops, cp.cycle, cp.seed)
             values, log, inflight = expected_state(run, cp.cycle)
-            err = check_after_cut(fw, flash, values, log, inflight, keys, rng)
-            res.cut_points += 1
-            res.by_kind[cp.kind] = res.by_kind.get(cp.kind, 0) + 1
-            if err:
-                res.failures.append(f"seed {seed} workload {res.workloads} cut at cycle {cp.cycle} ({cp.kind}, "
-                                    f"during {inflight!r}): {err}")
-                if len(res.failures) >= 5:
-                    return res
-            if progress:
-                progress(res.cut_points)
+            return inflight, check_after_cut(fw, flash, values, log, inflight, keys, rng)
+
+        if not _check_cuts(res, seed, points, check, progress):
+            break
     return res
+
+
+def _check_cuts(res: CutCampaignResult, seed: int, points: Sequence[CutPoint],
+                check: Callable[[CutPoint], tuple[str | None, str | None]],
+                progress: Callable[[int], None] | None) -> bool:
+    """Both formats' campaigns: `check(cut) -> (operation in flight, error or None)` for each cut point of the
+    current workload, counted into `res`; False once 5 failures are in (the campaign stops there)."""
+    for cp in points:
+        inflight, err = check(cp)
+        res.cut_points += 1
+        res.by_kind[cp.kind] = res.by_kind.get(cp.kind, 0) + 1
+        if err:
+            res.failures.append(f"seed {seed} workload {res.workloads} cut at cycle {cp.cycle} ({cp.kind}, "
+                                f"during {inflight!r}): {err}")
+        if len(res.failures) >= 5:
+            return False
+        if progress:
+            progress(res.cut_points)
+    return True
 
 
 # -- power cuts on format 2 -------------------------------------------------------------------------------------
@@ -964,23 +978,16 @@ def sim_power_cut_campaign_v2(fw: DriverFirmware, seed: int, cuts: int, *, keys:
                                 f"({[*lines, 'D'][i][:30]!r}): twin {expected[i][:60]!r}, chip {run.results[i][:60]!r}")
         kinds = classify_ops_v2(run, fw.page_size)
         points = _spread(cut_points(run, rng, kinds), min(cuts - res.cut_points, per_workload), rng)
-        for cp in points:
+
+        def check(cp: CutPoint, run: DriverRun = run) -> tuple[str | None, str | None]:
             if cp.kind != "idle":
                 cp.share = rng.choice(SHARES)
                 res.near_complete += cp.share is not None
             flash, _ = flash_at_cut(run.flash_in, run.page_ops, cp.cycle, cp.seed, cp.share)
             values, _log, inflight = expected_state(run, cp.cycle)
-            err = check_after_cut_v2(fw, flash, values, inflight, keys, rng, full)
-            res.cut_points += 1
-            res.by_kind[cp.kind] = res.by_kind.get(cp.kind, 0) + 1
-            if err:
-                res.failures.append(f"seed {seed} workload {res.workloads} cut at cycle {cp.cycle} ({cp.kind}, "
-                                    f"during {inflight!r}): {err}")
-            if len(res.failures) >= 5:
-                break
-            if progress:
-                progress(res.cut_points)
-        if len(res.failures) >= 5:
+            return inflight, check_after_cut_v2(fw, flash, values, inflight, keys, rng, full)
+
+        if not _check_cuts(res, seed, points, check, progress) or len(res.failures) >= 5:
             break
     res.probe_full = full[0] if full else 0
     return res

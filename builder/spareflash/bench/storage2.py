@@ -66,6 +66,13 @@ SIZES = (1, 4, 8, 16)
 KEYS = 16
 VALUE = 4
 ABSENT_KEY = 254
+# (full run, --quick)
+CAP_UPDATES = (5_000, 300)
+CAP_SEEDS = ((1, 2, 3), (1,))
+PUTS_TWIN = (20_000, 1_000)
+PUTS_CHIP = (200, 12)
+EEPROM_FULL_PUTS = (8, 2)
+ENDURANCE_PUTS = (200_000, 5_000)
 
 
 class BenchError(SpareFlashError):
@@ -374,8 +381,9 @@ def measure_part(mcu: str, quick: bool, res: BenchResult) -> None:
                     f"engine RAM {cs.engine['ram']} B"))
 
     # capacity
-    cap_updates = 300 if quick else 5_000
-    cap_seeds = (1,) if quick else (1, 2, 3)
+    q = int(quick)
+    cap_updates = CAP_UPDATES[q]
+    cap_seeds = CAP_SEEDS[q]
     caps: dict[int, int] = {}
     for size in SIZES:
         caps[size] = capacity(P, N, size, cap_updates, cap_seeds)
@@ -391,7 +399,7 @@ def measure_part(mcu: str, quick: bool, res: BenchResult) -> None:
 
     # put cost on the twin
     keys = min(KEYS, caps[VALUE])
-    twin_puts = 1_000 if quick else 20_000
+    twin_puts = PUTS_TWIN[q]
     tc = twin_cost(P, N, keys, twin_puts)
     f[px + "keys"] = keys
     f[px + "put_mean_page_ops"] = round(tc.mean, 4)
@@ -402,9 +410,9 @@ def measure_part(mcu: str, quick: bool, res: BenchResult) -> None:
                     f"{sum(1 for n in tc.ops if n == max(tc.ops))} of {twin_puts:,} puts"))
 
     # cycles on the chip, against the EEPROM
-    chip_puts = 12 if quick else 200
+    chip_puts = PUTS_CHIP[q]
     cc = chip_cost(mcu, keys, chip_puts)
-    ec = eeprom_cost(mcu, keys, warm_puts(P, N), chip_puts, 2 if quick else 8)
+    ec = eeprom_cost(mcu, keys, warm_puts(P, N), chip_puts, EEPROM_FULL_PUTS[q])
     same_ops = cc.put_ops == cc.twin_ops
     f[px + "begin_cycles"] = max(cc.begin)
     f[px + "get_worst_cycles"] = max(cc.get_absent, *cc.get_present)
@@ -440,7 +448,7 @@ def measure_part(mcu: str, quick: bool, res: BenchResult) -> None:
                     + ("byte-identical" if cc.same_region else "DIFFERS")))
 
     # endurance
-    end_puts = 5_000 if quick else 200_000
+    end_puts = ENDURANCE_PUTS[q]
     te = twin_cost(P, N, keys, end_puts)
     most = max(te.erases)
     updates = end_puts * chip.flash_endurance / most

@@ -13,7 +13,7 @@ from rich.table import Table
 from ..bench import BenchResult
 from ..errors import SpareFlashError
 
-TOPICS = ("storage", "overlay", "plugin")
+TOPICS = ("storage", "storage2", "overlay", "plugin")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -48,6 +48,7 @@ from spareflash.storage.simdriver import (  # noqa: E402
     DriverFirmware,
     DriverRun,
     begin_cycle_bound,
+    blank,
     build_driver_v2,
     check_after_cut_v2,
     check_corruption_case,
@@ -55,6 +56,7 @@ from spareflash.storage.simdriver import (  # noqa: E402
     classify_ops_v2,
     default_budget,
     expected_state,
+    first_difference,
     flash_at_cut,
     powercut_workload_v2,
     run_chunks,
@@ -179,17 +181,6 @@ def driver(part: Part) -> DriverFirmware:
 @pytest.fixture(scope="module")
 def attiny25() -> DriverFirmware:
     return driver_for("attiny25")
-
-
-def blank(fw: DriverFirmware) -> bytes:
-    return b"\xff" * (fw.region_end - fw.region_start)
-
-
-def first_difference(lines: list[str], expected: list[str], got: list[str]) -> str:
-    for i, (a, b) in enumerate(zip(expected, got)):
-        if a != b:
-            return f"line {i} {lines[i][:40]!r}: twin {a[:70]!r} chip {b[:70]!r}"
-    return f"{len(expected)} results from the twin, {len(got)} from the chip"
 
 
 def sequence(fw: DriverFirmware, w: Workload, seed: int) -> list[str]:

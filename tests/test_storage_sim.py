@@ -14,9 +14,11 @@ pytest.importorskip("yasimavr")
 from spareflash.storage.simdriver import (  # noqa: E402
     DriverError,
     DriverFirmware,
+    blank,
     build_driver,
     classify_ops,
     eeprom_workload,
+    first_difference,
     log_workload,
     run_model,
     run_script,
@@ -34,17 +36,6 @@ def driver() -> DriverFirmware:
 @pytest.fixture(scope="module")
 def driver_single() -> DriverFirmware:
     return build_driver(single_write=True)
-
-
-def blank(fw: DriverFirmware) -> bytes:
-    return b"\xff" * (fw.region_end - fw.region_start)
-
-
-def first_difference(lines: list[str], expected: list[str], got: list[str]) -> str:
-    for i, (a, b) in enumerate(zip(expected, got)):
-        if a != b:
-            return f"line {i} {lines[i][:40]!r}: model {a[:70]!r} chip {b[:70]!r}"
-    return f"{len(expected)} results from the model, {len(got)} from the chip"
 
 
 def test_the_driver_runs_the_real_library_on_the_planned_layout(driver: DriverFirmware) -> None:

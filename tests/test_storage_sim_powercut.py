@@ -20,6 +20,7 @@ pytest.importorskip("yasimavr")
 from spareflash.sim import run_with_power_cut  # noqa: E402
 from spareflash.storage.simdriver import (  # noqa: E402
     DriverFirmware,
+    blank,
     build_driver,
     check_after_cut,
     classify_ops,
@@ -36,10 +37,6 @@ KEYS = 14
 @pytest.fixture(scope="module")
 def driver() -> DriverFirmware:
     return build_driver()
-
-
-def blank(fw: DriverFirmware) -> bytes:
-    return b"\xff" * (fw.region_end - fw.region_start)
 
 
 def test_rebuilt_cut_flash_equals_a_real_power_cut(driver: DriverFirmware) -> None:

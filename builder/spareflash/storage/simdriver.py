@@ -428,6 +428,19 @@ def run_model(fw: DriverFirmware, lines: Sequence[str], regions: bytes | None = 
     return [model_result(model, ln) for ln in lines if ln.strip()], model
 
 
+def blank(fw: DriverFirmware) -> bytes:
+    """The driver's regions (storage, then log) erased: what `regions=` gives a run that starts on a new chip."""
+    return b"\xff" * (fw.region_end - fw.region_start)
+
+
+def first_difference(lines: Sequence[str], expected: Sequence[str], got: Sequence[str]) -> str:
+    """Where the chip's results (`got`) first part from the model's (`expected`) for `lines`, in one line."""
+    for i, (a, b) in enumerate(zip(expected, got)):
+        if a != b:
+            return f"line {i} {lines[i][:40]!r}: model {a[:70]!r} chip {b[:70]!r}"
+    return f"{len(expected)} results from the model, {len(got)} from the chip"
+
+
 def chunk_script(fw: DriverFirmware, lines: Sequence[str]) -> list[list[str]]:
     """Firmware lines (no W/D) cut into scripts that each fit the driver's array, every one after the first
     starting with `B` (a reboot: the chip powers on with the next script and the flash the last one left), so a
@@ -823,7 +836,7 @@ def sim_power_cut_campaign(fw: DriverFirmware, seed: int, cuts: int, *, nops: in
     res = CutCampaignResult()
     while res.cut_points < cuts:
         lines = powercut_workload(rng, nops, keys)
-        run = run_script(fw, lines, regions=b"\xff" * (fw.region_end - fw.region_start))
+        run = run_script(fw, lines, regions=blank(fw))
         res.workloads += 1
         res.sim_cycles += run.cycles
         points = _spread(cut_points(run, rng), min(cuts - res.cut_points, per_workload), rng)
@@ -965,11 +978,10 @@ def sim_power_cut_campaign_v2(fw: DriverFirmware, seed: int, cuts: int, *, keys:
     rng = random.Random(seed)
     res = CutCampaignResult()
     full = [0] if full_ok else None
-    blank = b"\xff" * (fw.region_end - fw.region_start)
     while res.cut_points < cuts:
         lines = powercut_workload_v2(fw, rng, keys, cold, big=big)
-        run = run_script(fw, [*lines, "D"], regions=blank)
-        expected, _ = run_model(fw, [*lines, "D"], regions=blank)
+        run = run_script(fw, [*lines, "D"], regions=blank(fw))
+        expected, _ = run_model(fw, [*lines, "D"], regions=blank(fw))
         res.workloads += 1
         res.sim_cycles += run.cycles
         if run.results != expected:

@@ -761,6 +761,11 @@ def expected_state(run: DriverRun, cut: int) -> tuple[dict[int, bytes], list[byt
     return values, log, inflight
 
 
+def value_line(v: bytes | None) -> str:
+    """What the driver answers to `V k` for a value (`size status hex`), or for an absent key."""
+    return f"{len(v)} 0 {v.hex()}" if v else "0"
+
+
 def check_after_cut(fw: DriverFirmware, flash: bytes, values: dict[int, bytes], log: list[bytes],
                     inflight: str | None, keys: int, rng: random.Random) -> str | None:
     """Reboot on `flash` and check the recovery guarantees; None when they hold, else what failed."""
@@ -776,9 +781,6 @@ def check_after_cut(fw: DriverFirmware, flash: bytes, values: dict[int, bytes], 
         return f"reboot failed: {exc}"
     res = run.results
 
-    def want(v: bytes | None) -> str:
-        return f"{len(v)} 0 {v.hex()}" if v else "0"
-
     def log_line(recs: list[bytes]) -> str:
         return " ".join([str(len(recs)), *(r.hex() for r in recs)])
 
@@ -788,9 +790,9 @@ def check_after_cut(fw: DriverFirmware, flash: bytes, values: dict[int, bytes], 
     seen: dict[int, str] = {}
     for i, k in enumerate(all_keys):
         got = res[1 + i]
-        ok = [want(values.get(k))]
+        ok = [value_line(values.get(k))]
         if fl[0] == "P" and int(fl[1]) == k:
-            ok.append(want(bytes.fromhex(fl[2])))
+            ok.append(value_line(bytes.fromhex(fl[2])))
         elif fl[0] == "R" and int(fl[1]) == k:
             ok.append("0")
         if got not in ok:
@@ -807,7 +809,7 @@ def check_after_cut(fw: DriverFirmware, flash: bytes, values: dict[int, bytes], 
         return f"mount or reads wrote to flash ({early[0].kind} of page 0x{early[0].page:X})"
     if res[n + 2] != "0":
         return f"a put after the reboot failed with status {res[n + 2]}"
-    if res[n + 3] != want(probe) or res[n + 6] != want(probe):
+    if res[n + 3] != value_line(probe) or res[n + 6] != value_line(probe):
         return f"probe key {probe_key}: wrote {probe.hex()}, read {res[n + 3]!r} / after reboot {res[n + 6]!r}"
     if res[n + 4] != "0":
         return f"a log append after the reboot failed with status {res[n + 4]}"
@@ -922,17 +924,14 @@ def check_after_cut_v2(fw: DriverFirmware, flash: bytes, values: dict[int, bytes
         return f"reboot failed: {exc}"
     res = run.results
 
-    def want(v: bytes | None) -> str:
-        return f"{len(v)} 0 {v.hex()}" if v else "0"
-
     fl = inflight.split() if inflight else [""]
     if res[1] != "0":
         return f"begin() returned {res[1]}"
     for i, k in enumerate(all_keys):
         got = res[2 + i]
-        ok = [want(values.get(k))]
+        ok = [value_line(values.get(k))]
         if fl[0] == "P" and int(fl[1]) == k:
-            ok.append(want(bytes.fromhex(fl[2])))
+            ok.append(value_line(bytes.fromhex(fl[2])))
         elif fl[0] in ("R", "F") and (fl[0] == "F" or int(fl[1]) == k):
             ok.append("0")
         if got not in ok:
@@ -947,7 +946,7 @@ def check_after_cut_v2(fw: DriverFirmware, flash: bytes, values: dict[int, bytes
         return f"a put after the reboot failed with status {res[n + 1]}"
     if probe_full and (res[n + 2] != "0" or res[n + 4] != "0"):
         return f"probe key {probe_key}: its put found the store full, yet it reads {res[n + 2]!r} / {res[n + 4]!r}"
-    if not probe_full and (res[n + 2] != want(probe) or res[n + 4] != want(probe)):
+    if not probe_full and (res[n + 2] != value_line(probe) or res[n + 4] != value_line(probe)):
         return f"probe key {probe_key}: wrote {probe.hex()}, read {res[n + 2]!r} / after reboot {res[n + 4]!r}"
     for i in range(keys):
         if res[n + 5 + i] != res[2 + i]:
